@@ -1,0 +1,225 @@
+/*
+ * api.c - the public entry points: argument checks, the session's life
+ * cycle (new, start, stop, write, free) and its statistics.  Capture lives
+ * in sampler.c and the back-end files; output in formats/.
+ *
+ * A session belongs to the process that created it: after fork() the
+ * child has no sampling thread, so every entry point in a child refuses
+ * (STILLPROF_EDEAD) and free only releases memory.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "formats.h"
+#include "internal.h"
+#include "maps.h"
+#include "session.h"
+#include "store.h"
+#include "symbols.h"
+#include "unwind.h"
+
+int stillprof_session_new(const struct stillprof_options *opts,
+                          stillprof_session **out)
+{
+	struct stillprof_session *s;
+	struct stillprof_options o;
+	int err;
+
+	if (!opts || !out)
+		return -EINVAL;
+	stillprof_options_init(&o);
+	/* Copy what the caller's (possibly older, smaller) struct has. */
+	memcpy(&o, opts, opts->sz && opts->sz < sizeof(o) ? opts->sz
+	                                                    : sizeof(o));
+	o.sz = sizeof(o);
+	err = sp_options_check(&o);
+	if (err)
+		return err;
+	s = sp_calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->opts = o;
+	s->epfd = s->stop_efd = s->tick_tfd = -1;
+	s->owner_pid = getpid();
+	if (o.out && !(s->out_path = sp_strdup(o.out)))
+		goto nomem;
+	s->opts.out = s->out_path;
+	s->pcs = sp_calloc((size_t)o.max_depth, sizeof(*s->pcs));
+	s->probe_buf = sp_malloc(sp_probe_buf_len());
+	if (!s->pcs || !s->probe_buf)
+		goto nomem;
+	err = sp_store_new(&s->store);
+	if (err)
+		goto err_out;
+	s->store->info.mode = o.mode;
+	s->store->info.interval_us = o.interval_us;
+	s->store->info.backend = sp_perf_backend_name;
+	s->store->info.guarantee = sp_perf_guarantee;
+	s->store->info.pid = s->owner_pid;
+	*out = s;
+	return 0;
+nomem:
+	err = -ENOMEM;
+err_out:
+	stillprof_session_free(s);
+	return err;
+}
+
+static int in_owner(const struct stillprof_session *s)
+{
+	return s->owner_pid == getpid();
+}
+
+int stillprof_session_start(stillprof_session *s)
+{
+	struct timespec rt;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (!in_owner(s))
+		return STILLPROF_EDEAD;
+	if (s->running)
+		return STILLPROF_ERUNNING;
+	/* Maps and unwinder live across starts: their caches stay warm. */
+	if (!s->maps && (err = sp_maps_new(&s->maps)))
+		return err;
+	if (!s->uw && (err = sp_unwinder_new(s->maps, &s->uw)))
+		return err;
+	err = sp_sampler_start(s);
+	if (err)
+		return err;
+	s->running = 1;
+	s->started_ns = sp_now_ns();
+	if (!s->store->info.start_ns) {
+		s->store->info.start_ns = s->started_ns;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		s->store->info.start_realtime_ns =
+		    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	}
+	return 0;
+}
+
+int stillprof_session_stop(stillprof_session *s)
+{
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (!in_owner(s))
+		return STILLPROF_EDEAD;
+	if (!s->running)
+		return STILLPROF_ENOTRUNNING;
+	err = sp_sampler_stop(s);
+	s->running = 0;
+	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
+	s->store->info.missed_samples =
+	    s->c.lost_records + s->c.missed_ticks;
+	return err;
+}
+
+int stillprof_session_running(const stillprof_session *s)
+{
+	return s && s->running && in_owner(s);
+}
+
+const char *stillprof_session_backend_error(const stillprof_session *s)
+{
+	return s && s->backend_err[0] ? s->backend_err : NULL;
+}
+
+int stillprof_session_stats(const stillprof_session *s,
+                            struct stillprof_stats *st)
+{
+	if (!s || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->samples = s->store->n_samples;
+	st->missed_samples = s->c.lost_records + s->c.missed_ticks;
+	st->oncpu_samples = s->c.oncpu_samples;
+	st->offcpu_samples = s->c.offcpu_samples;
+	st->threads_seen = s->store->n_threads;
+	st->unique_stacks = s->store->n_stacks;
+	st->sampler_cpu_ns = s->c.sampler_cpu_ns;
+	st->unwind_ns = s->c.unwind_ns;
+	st->unwinds = s->c.unwinds;
+	st->duration_ns = s->store->info.duration_ns;
+	st->backend = sp_perf_backend_name;
+	return 0;
+}
+
+static int cmp_sample_time(const void *a, const void *b)
+{
+	const struct sp_sample *x = a, *y = b;
+
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
+struct write_ctx {
+	struct stillprof_session *s;
+	int format;
+};
+
+static int write_cb(struct sp_sink *sink, void *arg)
+{
+	struct write_ctx *w = arg;
+	struct sp_stackprof_opts o = {.raw = w->s->opts.raw, .aggregate = 1};
+
+	return sp_stackprof_write(w->s->store, &o, sink);
+}
+
+int stillprof_session_write(stillprof_session *s, const char *path,
+                            int format)
+{
+	struct sp_symbols *syms = NULL;
+	struct write_ctx w = {s, format};
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (!in_owner(s))
+		return STILLPROF_EDEAD;
+	if (s->running)
+		return STILLPROF_ERUNNING;
+	if (format != STILLPROF_FORMAT_STACKPROF)
+		return STILLPROF_EBADFORMAT;
+	if (!path)
+		path = s->out_path;
+	if (!path || !*path)
+		return -EINVAL;
+	/* Rings are drained per thread, so samples arrive grouped by
+	 * thread: order them by time for the raw timestamp arrays. */
+	qsort(s->store->samples, s->store->n_samples,
+	      sizeof(*s->store->samples), cmp_sample_time);
+	if (!s->maps && (err = sp_maps_new(&s->maps)))
+		return err;
+	sp_maps_refresh(s->maps);
+	err = sp_symbols_new(s->maps, &syms);
+	if (err)
+		return err;
+	err = sp_store_resolve(s->store, syms);
+	if (!err)
+		err = sp_write_file_atomic(path, write_cb, &w);
+	sp_symbols_free(syms);
+	return err;
+}
+
+void stillprof_session_free(stillprof_session *s)
+{
+	if (!s)
+		return;
+	if (s->running && in_owner(s))
+		stillprof_session_stop(s);
+	sp_unwinder_free(s->uw);
+	sp_maps_free(s->maps);
+	sp_store_free(s->store);
+	sp_free(s->pcs);
+	sp_free(s->probe_buf);
+	sp_free(s->out_path);
+	sp_free(s);
+}

@@ -1,0 +1,353 @@
+/*
+ * backend_perf.c - the perf_event capture back-end: one software
+ * task-clock event per thread (PERF_COUNT_SW_TASK_CLOCK, user registers and
+ * a copy of the user stack per sample; context-switch records in wall
+ * mode), read by the sampling thread from each thread's ring.  The kernel
+ * takes every sample itself: no signal is ever sent to the sampled thread
+ * (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
+ *
+ * Records handled: SAMPLE (unwind, intern, record), SWITCH (on/off-CPU
+ * state for wall mode), FORK (attach the new thread at once), LOST
+ * (counted as missed samples).
+ */
+#define _GNU_SOURCE
+#include <asm/perf_regs.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "session.h"
+#include "store.h"
+#include "unwind.h"
+
+const char sp_perf_backend_name[] = "perf_event";
+const char sp_perf_guarantee[] =
+    "no signals: samples are taken by the kernel (perf_event task-clock) "
+    "and blocked threads are read from /proc; no system call of the "
+    "application is ever interrupted";
+
+/* User registers we ask for, in perf's bit order.  DS/ES/FS/GS must stay
+ * out (EINVAL on x86-64); FLAGS/CS/SS are useless for unwinding. */
+#define SP_PERF_REGS_MASK                                                      \
+	((1ull << PERF_REG_X86_AX) | (1ull << PERF_REG_X86_BX) |               \
+	 (1ull << PERF_REG_X86_CX) | (1ull << PERF_REG_X86_DX) |               \
+	 (1ull << PERF_REG_X86_SI) | (1ull << PERF_REG_X86_DI) |               \
+	 (1ull << PERF_REG_X86_BP) | (1ull << PERF_REG_X86_SP) |               \
+	 (1ull << PERF_REG_X86_IP) | (1ull << PERF_REG_X86_R8) |               \
+	 (1ull << PERF_REG_X86_R9) | (1ull << PERF_REG_X86_R10) |              \
+	 (1ull << PERF_REG_X86_R11) | (1ull << PERF_REG_X86_R12) |             \
+	 (1ull << PERF_REG_X86_R13) | (1ull << PERF_REG_X86_R14) |             \
+	 (1ull << PERF_REG_X86_R15))
+
+/* Bytes of user stack copied per sample: perf's own --call-graph dwarf
+ * default.  Deep stacks with large frames get truncated (counted). */
+#define SP_PERF_STACK_BYTES 8192
+/* Ring size in pages; at 1 kHz with 8 KiB copies a busy thread fills
+ * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick. */
+#define SP_PERF_RING_PAGES 32
+
+static int perf_to_dwarf(int perf_reg)
+{
+	switch (perf_reg) {
+	case PERF_REG_X86_AX: return SP_REG_RAX;
+	case PERF_REG_X86_BX: return SP_REG_RBX;
+	case PERF_REG_X86_CX: return SP_REG_RCX;
+	case PERF_REG_X86_DX: return SP_REG_RDX;
+	case PERF_REG_X86_SI: return SP_REG_RSI;
+	case PERF_REG_X86_DI: return SP_REG_RDI;
+	case PERF_REG_X86_BP: return SP_REG_RBP;
+	case PERF_REG_X86_SP: return SP_REG_RSP;
+	case PERF_REG_X86_IP: return SP_REG_RIP;
+	default:
+		if (perf_reg >= PERF_REG_X86_R8 && perf_reg <= PERF_REG_X86_R15)
+			return SP_REG_R8 + (perf_reg - PERF_REG_X86_R8);
+		return -1;
+	}
+}
+
+static void fill_attr(const struct stillprof_session *s,
+                      struct perf_event_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_TASK_CLOCK;
+	/* task-clock counts nanoseconds of the thread's CPU time. */
+	a->sample_period = (uint64_t)s->opts.interval_us * 1000u;
+	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+	                 PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	a->sample_regs_user = SP_PERF_REGS_MASK;
+	a->sample_stack_user = SP_PERF_STACK_BYTES;
+	/* Mandatory at perf_event_paranoid 2; samples landing in the kernel
+	 * are dropped, so time inside syscalls is not on-CPU time here. */
+	a->exclude_kernel = 1;
+	a->exclude_hv = 1;
+	a->exclude_callchain_kernel = 1;
+	a->sample_id_all = 1;
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC; /* comparable with clock_gettime */
+	a->disabled = 1;
+	a->task = 1; /* FORK records: attach new threads at once */
+	a->context_switch = s->opts.mode == STILLPROF_MODE_WALL;
+	a->watermark = 1;
+	a->wakeup_watermark = SP_PERF_RING_PAGES * 4096 / 2;
+}
+
+/* Explain why perf_event_open failed, for the user. */
+static void describe_denial(struct stillprof_session *s, int err)
+{
+	char buf[64] = "";
+	const char *seccomp = "unknown";
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	char line[128];
+	int paranoid = -100;
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			paranoid = atoi(buf);
+		fclose(f);
+	}
+	f = fopen("/proc/self/status", "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "Seccomp:", 8)) {
+				int mode = atoi(line + 8);
+				seccomp = mode == 0 ? "off"
+				          : mode == 1 ? "strict" : "filter";
+			}
+		}
+		fclose(f);
+	}
+	if (err == -ENOSYS)
+		snprintf(s->backend_err, sizeof(s->backend_err),
+		         "perf_event_open: ENOSYS (kernel without perf events, "
+		         "or a seccomp filter returning ENOSYS; seccomp=%s)",
+		         seccomp);
+	else if (paranoid > 2)
+		snprintf(s->backend_err, sizeof(s->backend_err),
+		         "perf_event_open: %s, kernel.perf_event_paranoid=%d "
+		         "(needs <= 2, or CAP_PERFMON)",
+		         stillprof_errname(err), paranoid);
+	else
+		snprintf(s->backend_err, sizeof(s->backend_err),
+		         "perf_event_open: %s (%s), perf_event_paranoid=%d, "
+		         "seccomp=%s%s",
+		         stillprof_errname(err), stillprof_strerror(err),
+		         paranoid, seccomp,
+		         !strcmp(seccomp, "filter")
+		             ? " (a container seccomp profile blocks it)"
+		             : "");
+}
+
+int sp_perf_probe(struct stillprof_session *s)
+{
+	struct perf_event_attr a;
+	int fd;
+
+	fill_attr(s, &a);
+	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
+	                  PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+		describe_denial(s, err);
+		return err == -EACCES || err == -EPERM || err == -ENOSYS
+		           ? STILLPROF_EPERFDENIED
+		           : err;
+	}
+	sp_close(fd);
+	s->backend_err[0] = '\0';
+	return 0;
+}
+
+int sp_perf_attach(struct stillprof_session *s, pid_t tid)
+{
+	struct perf_event_attr a;
+	struct sp_tstate *ts;
+	char name[16] = "", path[64];
+	int err;
+
+	if (tid == s->sampler_tid || sp_threads_find(&s->threads, tid))
+		return 0;
+	err = sp_threads_add(&s->threads, tid, &ts);
+	if (err)
+		return err;
+	if (sp_thread_read_name(tid, name) == -ENOENT) {
+		/* Gone before we could look: nothing to sample. */
+		sp_threads_remove(&s->threads, ts);
+		return 0;
+	}
+	err = sp_store_thread(s->store, tid, name, &ts->store_thread);
+	if (err)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	ts->syscall_fd = open(path, O_RDONLY | O_CLOEXEC);
+	fill_attr(s, &a);
+	err = sp_perf_ring_open(&ts->ring, &a, tid, SP_PERF_RING_PAGES);
+	if (err) {
+		if (err != -ESRCH) {
+			s->c.attach_failures++;
+			sp_warn("perf: attach tid=%d: %s", (int)tid,
+			        stillprof_strerror(err));
+		}
+		goto fail;
+	}
+	if (s->epfd >= 0) {
+		/* EPOLLIN at the watermark drains early under bursts;
+		 * EPOLLHUP tells us the thread has exited.  The tag is the
+		 * tid, looked up again at dispatch: an entry detached
+		 * earlier in the same epoll batch is then simply absent. */
+		struct epoll_event ev = {.events = EPOLLIN,
+		                         .data.u64 = SP_EV_THREAD | (uint32_t)tid};
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	err = sp_perf_ring_enable(&ts->ring);
+	if (err)
+		goto fail;
+	s->c.threads_seen++;
+	return 0;
+fail:
+	sp_perf_detach(s, ts);
+	return err == -ESRCH ? 0 : err;
+}
+
+void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	if (ts->ring.fd >= 0) {
+		sp_perf_ring_disable(&ts->ring);
+		sp_perf_drain(s, ts);
+		if (s->epfd >= 0)
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
+		sp_perf_ring_close(&ts->ring);
+	}
+	sp_close(ts->syscall_fd);
+	ts->syscall_fd = -1;
+	sp_threads_remove(&s->threads, ts);
+}
+
+struct drain_ctx {
+	struct stillprof_session *s;
+	struct sp_tstate *ts;
+	pid_t pid;
+};
+
+static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
+{
+	struct stillprof_session *s = d->s;
+	struct sp_uw_input in;
+	uint64_t t_ns, abi, size, dyn = 0, t0;
+	uint32_t stack;
+	int n;
+
+	memset(&in, 0, sizeof(in));
+	p += 8; /* pid, tid: the ring is per thread */
+	memcpy(&t_ns, p, 8);
+	p += 8;
+	memcpy(&abi, p, 8);
+	p += 8;
+	if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
+		for (int r = 0; r < 64; r++) {
+			int dw;
+			if (!(SP_PERF_REGS_MASK & (1ull << r)))
+				continue;
+			if (p + 8 > end)
+				return;
+			dw = perf_to_dwarf(r);
+			memcpy(&in.regs[dw], p, 8);
+			in.have |= 1u << dw;
+			p += 8;
+		}
+	}
+	if (p + 8 > end)
+		return;
+	memcpy(&size, p, 8);
+	p += 8;
+	if (size) {
+		if (p + size + 8 > end)
+			return;
+		in.stack = (const uint8_t *)p;
+		memcpy(&dyn, p + size, 8);
+	}
+	in.stack_lo = in.regs[SP_REG_RSP];
+	in.stack_len = dyn < size ? dyn : size;
+	if (abi == PERF_SAMPLE_REGS_ABI_NONE)
+		return; /* a kernel thread sample: nothing to unwind */
+	t0 = sp_now_ns();
+	n = sp_unwind(s->uw, &in, s->pcs, s->opts.max_depth);
+	s->c.unwind_ns += sp_now_ns() - t0;
+	s->c.unwinds++;
+	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))
+		return;
+	d->ts->have_last_stack = 1;
+	d->ts->last_stack = stack;
+	if (sp_session_record(s, d->ts, stack, t_ns, SP_STATE_ONCPU) == 0)
+		s->c.oncpu_samples++;
+}
+
+static void handle_record(const struct perf_event_header *h, void *ctx)
+{
+	struct drain_ctx *d = ctx;
+	const char *p = (const char *)(h + 1);
+	const char *end = (const char *)h + h->size;
+	struct sp_tstate *ts = d->ts;
+
+	switch (h->type) {
+	case PERF_RECORD_SAMPLE:
+		handle_sample(d, p, end);
+		break;
+	case PERF_RECORD_SWITCH: {
+		uint64_t t_ns;
+		if (p + 16 > end)
+			break;
+		memcpy(&t_ns, p + 8, 8); /* sample_id: pid, tid, time */
+		if (h->misc & PERF_RECORD_MISC_SWITCH_OUT) {
+			if (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) {
+				ts->run_state = SP_RUN_PREEMPTED;
+			} else {
+				ts->run_state = SP_RUN_BLOCKED;
+				ts->episode++;
+			}
+			ts->switch_out_ns = t_ns;
+		} else {
+			ts->run_state = SP_RUN_ONCPU;
+		}
+		break;
+	}
+	case PERF_RECORD_FORK: {
+		uint32_t pid, tid;
+		if (p + 16 > end)
+			break;
+		memcpy(&pid, p, 4);
+		memcpy(&tid, p + 8, 4);
+		/* A thread of ours was created: attach before its first
+		 * tick.  (A fork()ed child has another pid: ignore it.) */
+		if ((pid_t)pid == d->pid)
+			sp_perf_attach(d->s, (pid_t)tid);
+		break;
+	}
+	case PERF_RECORD_LOST: {
+		uint64_t lost;
+		if (p + 16 > end)
+			break;
+		memcpy(&lost, p + 8, 8);
+		d->s->c.lost_records += lost;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	struct drain_ctx d = {s, ts, getpid()};
+
+	sp_perf_ring_drain(&ts->ring, handle_record, &d);
+}

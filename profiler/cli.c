@@ -1,0 +1,364 @@
+/*
+ * cli.c - the `stillprof` command.
+ *
+ *   stillprof record [--mode wall|cpu] [--interval US] [--out FILE]
+ *                    [--raw|--no-raw] -- COMMAND [ARGS...]
+ *
+ * runs COMMAND with libstillprof_preload.so in LD_PRELOAD and the options
+ * in STILLPROF_* variables, waits for it, prints what was recorded and
+ * exits with COMMAND's status.  Everything that can be checked before
+ * COMMAND runs is checked first (options, output directory, perf access,
+ * the command itself), so a bad invocation never runs an unprofiled
+ * program and never leaves a half-written file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "session.h"
+
+#ifndef SP_PKGLIBDIR
+#define SP_PKGLIBDIR "/usr/local/lib/stillprof"
+#endif
+#define SP_PRELOAD_NAME "libstillprof_preload.so"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: stillprof record [--mode wall|cpu] [--interval US] "
+	        "[--out FILE] [--raw|--no-raw] -- COMMAND [ARGS...]\n"
+	        "       stillprof --version\n"
+	        "\n"
+	        "record   run COMMAND under the sampling profiler and write a "
+	        "stackprof dump\n"
+	        "         --mode      wall (default: on- and off-CPU time) "
+	        "or cpu\n"
+	        "         --interval  sampling interval in microseconds, "
+	        "1..1000000 (default 1000)\n"
+	        "         --out       output file (default "
+	        "stillprof-PID.dump)\n"
+	        "         --raw       keep every sample (default); --no-raw "
+	        "to drop :raw arrays\n");
+}
+
+static int file_exists(const char *p)
+{
+	return access(p, R_OK) == 0;
+}
+
+/* Find the preload module: $STILLPROF_PRELOAD_LIB, next to this binary
+ * (build tree: .libs/), ../lib/stillprof/, then the configured path. */
+static int find_preload(char *out, size_t len)
+{
+	const char *env = getenv("STILLPROF_PRELOAD_LIB");
+	char exe[PATH_MAX], *dir;
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return file_exists(out) ? 0 : -ENOENT;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		dir = dirname(exe);
+		snprintf(out, len, "%s/.libs/%s", dir, SP_PRELOAD_NAME);
+		if (file_exists(out))
+			return 0;
+		snprintf(out, len, "%s/%s", dir, SP_PRELOAD_NAME);
+		if (file_exists(out))
+			return 0;
+		snprintf(out, len, "%s/../lib/stillprof/%s", dir,
+		         SP_PRELOAD_NAME);
+		if (file_exists(out))
+			return 0;
+	}
+	snprintf(out, len, "%s/%s", SP_PKGLIBDIR, SP_PRELOAD_NAME);
+	return file_exists(out) ? 0 : -ENOENT;
+}
+
+/* The directory of the output must exist and accept a new file: try to
+ * create (and remove) a temporary file there, exactly as the writer will. */
+static int check_out_dir(const char *out, char *why, size_t len)
+{
+	char copy[PATH_MAX], tmp[PATH_MAX + 32];
+	struct stat st;
+	int fd;
+
+	if (snprintf(copy, sizeof(copy), "%s", out) >= (int)sizeof(copy)) {
+		snprintf(why, len, "output path too long");
+		return -ENAMETOOLONG;
+	}
+	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s is a directory", out);
+		return -EISDIR;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/.stillprof-check-XXXXXX",
+	         dirname(copy));
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+		snprintf(why, len, "cannot write in the directory of %s: %s",
+		         out, strerror(errno));
+		return err;
+	}
+	sp_close(fd);
+	unlink(tmp);
+	return 0;
+}
+
+/* Resolve COMMAND like execvp would, so "not found" is reported before
+ * anything runs. */
+static int find_command(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0 ? 0 : -errno;
+	if (!path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchr(path, ':');
+		size_t n = end ? (size_t)(end - path) : strlen(path);
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n,
+		         n ? path : ".", cmd);
+		if (access(buf, X_OK) == 0) {
+			struct stat st;
+			if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
+				return 0;
+		}
+		path += n + (end ? 1 : 0);
+		if (!end)
+			break;
+	}
+	return -ENOENT;
+}
+
+/* perf access is checked in this process (same kernel, same seccomp as
+ * the child inherits), so a denial is reported before COMMAND runs. */
+static int check_perf(int mode, unsigned interval, char *why, size_t len)
+{
+	struct stillprof_options o;
+	stillprof_session *s;
+	int err;
+
+	stillprof_options_init(&o);
+	o.mode = mode;
+	o.interval_us = interval;
+	err = stillprof_session_new(&o, &s);
+	if (err) {
+		snprintf(why, len, "%s", stillprof_strerror(err));
+		return err;
+	}
+	err = sp_perf_probe(s);
+	if (err)
+		snprintf(why, len, "%s", s->backend_err[0] ? s->backend_err
+		                                           : stillprof_strerror(err));
+	stillprof_session_free(s);
+	return err;
+}
+
+static void read_summary(const char *path, char *samples, char *threads,
+                         char *backend, char *out, char *error, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	char line[4200];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+		char *dst = NULL;
+		if (!eq)
+			continue;
+		*eq = '\0';
+		eq[strcspn(eq + 1, "\n") + 1] = '\0';
+		if (!strcmp(line, "samples"))
+			dst = samples;
+		else if (!strcmp(line, "threads"))
+			dst = threads;
+		else if (!strcmp(line, "backend"))
+			dst = backend;
+		else if (!strcmp(line, "out"))
+			dst = out;
+		else if (!strcmp(line, "error"))
+			dst = error;
+		if (dst)
+			snprintf(dst, len, "%s", eq + 1);
+	}
+	fclose(f);
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	const char *mode_s = "wall", *interval_s = "1000", *out = NULL;
+	char preload[PATH_MAX], why[1024], summary[] = "/tmp/stillprof-summary-XXXXXX";
+	char ld[2 * PATH_MAX], env_buf[64];
+	unsigned interval;
+	int mode, raw = 1, i, err, status, sfd;
+	pid_t pid;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		} else if (!strcmp(a, "--mode") && i + 1 < argc) {
+			mode_s = argv[++i];
+		} else if (!strcmp(a, "--interval") && i + 1 < argc) {
+			interval_s = argv[++i];
+		} else if (!strcmp(a, "--out") && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!strcmp(a, "--raw")) {
+			raw = 1;
+		} else if (!strcmp(a, "--no-raw")) {
+			raw = 0;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "stillprof: unknown or incomplete "
+			                "option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		} else {
+			break; /* COMMAND without "--" */
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "stillprof: record: no COMMAND given\n");
+		usage(stderr);
+		return 2;
+	}
+	if (stillprof_parse_mode(mode_s, &mode)) {
+		fprintf(stderr, "stillprof: --mode '%s': expected wall or cpu\n",
+		        mode_s);
+		return 2;
+	}
+	if (stillprof_parse_interval(interval_s, &interval)) {
+		fprintf(stderr, "stillprof: --interval '%s': expected "
+		                "microseconds in 1..1000000\n", interval_s);
+		return 2;
+	}
+	if (out && check_out_dir(out, why, sizeof(why))) {
+		fprintf(stderr, "stillprof: --out: %s\n", why);
+		return 2;
+	}
+	if (!out && check_out_dir("./x", why, sizeof(why))) {
+		fprintf(stderr, "stillprof: current directory: %s\n", why);
+		return 2;
+	}
+	if (find_command(argv[i])) {
+		fprintf(stderr, "stillprof: %s: command not found\n", argv[i]);
+		return 127;
+	}
+	if (find_preload(preload, sizeof(preload))) {
+		fprintf(stderr, "stillprof: cannot find %s (set "
+		                "STILLPROF_PRELOAD_LIB)\n", SP_PRELOAD_NAME);
+		return 2;
+	}
+	if ((err = check_perf(mode, interval, why, sizeof(why)))) {
+		fprintf(stderr, "stillprof: cannot profile: %s\n", why);
+		return 2;
+	}
+	sfd = mkostemp(summary, O_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "stillprof: summary file: %s\n", strerror(errno));
+		return 2;
+	}
+	sp_close(sfd);
+
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "stillprof: fork: %s\n", strerror(errno));
+		unlink(summary);
+		return 2;
+	}
+	if (pid == 0) {
+		const char *old = getenv("LD_PRELOAD");
+		if (old && *old)
+			snprintf(ld, sizeof(ld), "%s:%s", preload, old);
+		else
+			snprintf(ld, sizeof(ld), "%s", preload);
+		setenv("LD_PRELOAD", ld, 1);
+		setenv("STILLPROF_MODE", mode_s, 1);
+		setenv("STILLPROF_INTERVAL", interval_s, 1);
+		setenv("STILLPROF_RAW", raw ? "1" : "0", 1);
+		setenv("STILLPROF_SUMMARY", summary, 1);
+		snprintf(env_buf, sizeof(env_buf), "%d", (int)getpid());
+		setenv("STILLPROF_ROOT_PID", env_buf, 1);
+		if (out) {
+			setenv("STILLPROF_OUT", out, 1);
+		} else {
+			snprintf(env_buf, sizeof(env_buf), "stillprof-%d.dump",
+			         (int)getpid());
+			setenv("STILLPROF_OUT", env_buf, 1);
+		}
+		execvp(argv[i], argv + i);
+		fprintf(stderr, "stillprof: %s: %s\n", argv[i], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	/* Like system(3): the terminal's ^C and ^\ are for COMMAND; we wait
+	 * for it and report. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "stillprof: waitpid: %s\n",
+			        strerror(errno));
+			unlink(summary);
+			return 2;
+		}
+	}
+	{
+		char samples[4200] = "0", threads[4200] = "0";
+		char backend[4200] = "none", path[4200] = "", error[4200] = "";
+		read_summary(summary, samples, threads, backend, path, error,
+		             sizeof(path));
+		unlink(summary);
+		if (error[0])
+			fprintf(stderr, "stillprof: error: %s\n", error);
+		else if (!path[0])
+			fprintf(stderr, "stillprof: no profile written (the "
+			                "program ended without running exit "
+			                "handlers?)\n");
+		else
+			fprintf(stderr,
+			        "stillprof: %s samples, %s threads, back-end %s, "
+			        "written to %s\n",
+			        samples, threads, backend, path);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "record"))
+		return cmd_record(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		printf("stillprof %s\n", STILLPROF_VERSION);
+		return 0;
+	}
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}

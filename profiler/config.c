@@ -1,0 +1,134 @@
+/*
+ * config.c - session options: defaults, validation, and the STILLPROF_*
+ * environment variables read by the LD_PRELOAD activation and the CLI.
+ * Parsing is strict (whole string, range-checked) so a typo is an error,
+ * never a silently different profile.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void stillprof_options_init(struct stillprof_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->mode = STILLPROF_MODE_WALL;
+	o->interval_us = 1000;
+	o->raw = 1;
+	o->max_depth = 128;
+	o->out = NULL;
+}
+
+int stillprof_parse_mode(const char *s, int *mode)
+{
+	if (!s)
+		return STILLPROF_EBADMODE;
+	if (!strcmp(s, "wall")) {
+		*mode = STILLPROF_MODE_WALL;
+		return 0;
+	}
+	if (!strcmp(s, "cpu")) {
+		*mode = STILLPROF_MODE_CPU;
+		return 0;
+	}
+	return STILLPROF_EBADMODE;
+}
+
+/* Parse a whole decimal number in [lo, hi]; leading/trailing blanks and
+ * signs are refused so "1e3", " 5" or "-1" are errors. */
+static int parse_range(const char *s, unsigned long lo, unsigned long hi,
+                       unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int stillprof_parse_interval(const char *s, unsigned *us)
+{
+	unsigned long v;
+
+	if (parse_range(s, 1, 1000000, &v))
+		return STILLPROF_EBADINTERVAL;
+	*us = (unsigned)v;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") ||
+	    !strcmp(s, "on")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") ||
+	    !strcmp(s, "off")) {
+		*out = 0;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int env_error(char *errbuf, size_t errlen, int err, const char *var,
+                     const char *val, const char *expect)
+{
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s=\"%s\": %s (expected %s)", var,
+		         val, stillprof_strerror(err), expect);
+	return err;
+}
+
+int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
+                               size_t errlen)
+{
+	struct stillprof_options o = *opts;
+	const char *v;
+	unsigned long depth;
+
+	if ((v = getenv("STILLPROF_MODE")) && *v &&
+	    stillprof_parse_mode(v, &o.mode))
+		return env_error(errbuf, errlen, STILLPROF_EBADMODE,
+		                 "STILLPROF_MODE", v, "wall or cpu");
+	if ((v = getenv("STILLPROF_INTERVAL")) && *v &&
+	    stillprof_parse_interval(v, &o.interval_us))
+		return env_error(errbuf, errlen, STILLPROF_EBADINTERVAL,
+		                 "STILLPROF_INTERVAL", v,
+		                 "microseconds, 1..1000000");
+	if ((v = getenv("STILLPROF_RAW")) && *v && parse_bool(v, &o.raw))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_RAW", v, "1/0, true/false");
+	if ((v = getenv("STILLPROF_MAX_DEPTH")) && *v) {
+		if (parse_range(v, 1, 1024, &depth))
+			return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+			                 "STILLPROF_MAX_DEPTH", v, "1..1024");
+		o.max_depth = (int)depth;
+	}
+	if ((v = getenv("STILLPROF_OUT")) && *v)
+		o.out = v;
+	*opts = o;
+	return 0;
+}
+
+/* Validate a full option set (used by stillprof_session_new). */
+int sp_options_check(const struct stillprof_options *o)
+{
+	if (o->mode != STILLPROF_MODE_WALL && o->mode != STILLPROF_MODE_CPU)
+		return STILLPROF_EBADMODE;
+	if (o->interval_us < 1 || o->interval_us > 1000000)
+		return STILLPROF_EBADINTERVAL;
+	if (o->max_depth < 1 || o->max_depth > 1024)
+		return STILLPROF_EBADOPTION;
+	return 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * probe.c - the stack of a thread that is blocked in a system call, read
+ * without touching the thread: /proc/self/task/TID/syscall gives the
+ * syscall number and the user sp and pc at syscall entry; the stack is
+ * copied with process_vm_readv (which reports faults instead of crashing)
+ * and unwound like a perf sample, from sp and pc alone.
+ *
+ * The copy is only trusted if the thread did not run meanwhile: its CPU
+ * clock must not move and a second read of the syscall file must give the
+ * same sp and pc.  The syscall file is read through an fd opened at attach
+ * time, which fails with ESRCH once that thread is gone, so a recycled tid
+ * is never probed.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "session.h"
+#include "store.h"
+#include "unwind.h"
+
+/* Bytes of a blocked thread's stack we copy: blocked stacks are stable, so
+ * a generous copy costs only memcpy. */
+#define SP_PROBE_STACK_BYTES 32768
+
+struct syscall_state {
+	long nr;             /* -1: not in a system call */
+	unsigned long sp, pc;
+};
+
+/* Returns 1 (blocked in a syscall, *st filled), 0 (running or runnable)
+ * or -errno. */
+static int read_syscall(int fd, struct syscall_state *st)
+{
+	char buf[256];
+	unsigned long a[6];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (!strncmp(buf, "running", 7))
+		return 0;
+	if (sscanf(buf, "%ld", &st->nr) != 1)
+		return -EINVAL;
+	if (st->nr == -1)
+		return 0; /* runnable in user mode ("-1 sp pc"): not blocked */
+	if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &st->nr, &a[0],
+	           &a[1], &a[2], &a[3], &a[4], &a[5], &st->sp, &st->pc) != 9)
+		return -EINVAL;
+	return 1;
+}
+
+/* CPU time of another thread of this process (clock id from its tid, as
+ * pthread_getcpuclockid computes it). */
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts))
+		return UINT64_MAX;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
+                     uint32_t *stack)
+{
+	struct syscall_state a, b;
+	struct sp_uw_input in;
+	struct iovec local, remote;
+	uint64_t t0 = sp_now_ns(), cpu0, cpu1;
+	ssize_t got;
+	int r, n;
+
+	if (ts->syscall_fd < 0)
+		return -EBADF;
+	cpu0 = thread_cpu_ns(ts->tid);
+	r = read_syscall(ts->syscall_fd, &a);
+	if (r <= 0)
+		return r;
+	local.iov_base = s->probe_buf;
+	local.iov_len = SP_PROBE_STACK_BYTES;
+	remote.iov_base = (void *)a.sp;
+	remote.iov_len = SP_PROBE_STACK_BYTES;
+	/* A partial copy is normal: the stack ends before 32 KiB. */
+	got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (got <= 0) {
+		/* The first page may be the last one mapped: copy up to
+		 * the page end only. */
+		size_t to_page = 4096 - (a.sp & 4095);
+		local.iov_len = remote.iov_len = to_page;
+		got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (got <= 0)
+			return -EFAULT;
+	}
+	cpu1 = thread_cpu_ns(ts->tid);
+	r = read_syscall(ts->syscall_fd, &b);
+	if (r < 0)
+		return r;
+	if (r == 0 || cpu0 != cpu1 || cpu0 == UINT64_MAX || b.sp != a.sp ||
+	    b.pc != a.pc) {
+		/* It ran while we copied: the copy may be torn. */
+		s->c.probe_torn++;
+		return 0;
+	}
+	memset(&in, 0, sizeof(in));
+	in.regs[SP_REG_RSP] = a.sp;
+	in.regs[SP_REG_RIP] = a.pc;
+	in.have = (1u << SP_REG_RSP) | (1u << SP_REG_RIP);
+	in.stack = s->probe_buf;
+	in.stack_lo = a.sp;
+	in.stack_len = (size_t)got;
+	n = sp_unwind(s->uw, &in, s->pcs, s->opts.max_depth);
+	r = sp_store_intern(s->store, s->pcs, (uint32_t)n, stack);
+	s->c.probes++;
+	s->c.probe_ns += sp_now_ns() - t0;
+	return r ? r : 1;
+}
+
+size_t sp_probe_buf_len(void)
+{
+	return SP_PROBE_STACK_BYTES;
+}

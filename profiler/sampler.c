@@ -1,0 +1,290 @@
+/*
+ * sampler.c - the sampling thread.  It owns one epoll set: an eventfd
+ * (stop/wake), a timerfd (the tick) and the perf fds of the sampled
+ * threads.  Each tick it drains every thread's ring (on-CPU samples and
+ * context-switch records) and, in wall mode, records one off-CPU sample
+ * for each thread that is blocked, with the stack of its blocking episode
+ * (read once per episode by probe.c).
+ *
+ * It is created with every signal blocked, never calls a blocking function
+ * of the application and never takes a lock an application thread can
+ * hold.  Stop = set `stop`, write the eventfd, join: closing an fd would
+ * not wake an epoll waiter.  All fds are closed after the join, by the
+ * thread that created them.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "maps.h"
+#include "session.h"
+#include "store.h"
+#include "unwind.h"
+
+/* Rescan /proc/self/task this often: FORK records attach new threads at
+ * once, the rescan catches threads created by unsampled threads (e.g. one
+ * whose attach failed) and refreshes names set after creation. */
+#define SP_RESCAN_NS (100u * 1000 * 1000)
+/* CPU mode only needs ticks to drain the rings. */
+#define SP_CPU_TICK_MIN_US 1000
+#define SP_CPU_TICK_MAX_US 10000
+
+int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
+                      uint32_t stack, uint64_t t_ns, int state)
+{
+	int err = sp_store_add_sample(s->store, stack, ts->store_thread, t_ns,
+	                              state);
+
+	if (!err)
+		s->store->threads[ts->store_thread].samples++;
+	return err;
+}
+
+static int attach_cb(pid_t tid, void *ctx)
+{
+	struct stillprof_session *s = ctx;
+	struct sp_tstate *ts = sp_threads_find(&s->threads, tid);
+
+	if (ts) {
+		char name[16];
+		/* Names are often set right after creation: refresh. */
+		if (sp_thread_read_name(tid, name) == 0)
+			sp_store_thread(s->store, tid, name, &ts->store_thread);
+		return 0;
+	}
+	/* Errors for one thread must not stop the scan. */
+	sp_perf_attach(s, tid);
+	return 0;
+}
+
+static void rescan(struct stillprof_session *s)
+{
+	sp_threads_scan(attach_cb, s);
+	s->last_scan_ns = sp_now_ns();
+}
+
+/* Wall mode: one sample per tick for every thread that is off-CPU. */
+static void sample_offcpu(struct stillprof_session *s, uint64_t now,
+                          uint64_t missed_ticks)
+{
+	for (size_t i = 0; i < s->threads.n; i++) {
+		struct sp_tstate *ts = s->threads.all[i];
+		uint32_t stack;
+		int r;
+
+		switch (ts->run_state) {
+		case SP_RUN_UNKNOWN:
+			/* Never switched since attach: it may have been
+			 * blocked since before profiling started. */
+			r = sp_probe_blocked(s, ts, &stack);
+			if (r <= 0) {
+				if (r == 0)
+					ts->run_state = SP_RUN_ONCPU;
+				continue;
+			}
+			ts->run_state = SP_RUN_BLOCKED;
+			ts->episode++;
+			ts->probed_episode = ts->episode;
+			ts->have_blocked_stack = 1;
+			ts->blocked_stack = stack;
+			break;
+		case SP_RUN_BLOCKED:
+			if (!ts->have_blocked_stack ||
+			    ts->probed_episode != ts->episode) {
+				r = sp_probe_blocked(s, ts, &stack);
+				if (r <= 0)
+					continue; /* ran again, or gone */
+				ts->probed_episode = ts->episode;
+				ts->have_blocked_stack = 1;
+				ts->blocked_stack = stack;
+			}
+			stack = ts->blocked_stack;
+			break;
+		case SP_RUN_PREEMPTED:
+			/* Runnable but waiting for a CPU: its user stack is
+			 * where the last on-CPU sample saw it (at most one
+			 * interval of CPU time earlier). */
+			if (!ts->have_last_stack)
+				continue;
+			stack = ts->last_stack;
+			break;
+		default:
+			continue; /* on CPU: covered by the perf samples */
+		}
+		if (sp_session_record(s, ts, stack, now, SP_STATE_OFFCPU) == 0)
+			s->c.offcpu_samples++;
+		s->c.missed_ticks += missed_ticks;
+	}
+}
+
+static void on_tick(struct stillprof_session *s)
+{
+	uint64_t exp = 0, now;
+
+	/* Drain the expiration count; more than one means we fell behind:
+	 * those ticks are counted as missed, never replayed. */
+	if (read(s->tick_tfd, &exp, sizeof(exp)) != sizeof(exp))
+		return;
+	now = sp_now_ns();
+	if (now - s->last_scan_ns >= SP_RESCAN_NS)
+		rescan(s);
+	for (size_t i = 0; i < s->threads.n; i++)
+		sp_perf_drain(s, s->threads.all[i]);
+	if (s->opts.mode == STILLPROF_MODE_WALL)
+		sample_offcpu(s, now, exp > 1 ? exp - 1 : 0);
+}
+
+static void on_thread_event(struct stillprof_session *s, uint64_t tag,
+                            uint32_t events)
+{
+	struct sp_tstate *ts = sp_threads_find(&s->threads,
+	                                       (pid_t)(uint32_t)tag);
+
+	if (!ts)
+		return; /* detached earlier in this batch */
+	sp_perf_drain(s, ts);
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* The thread exited: the final records are drained by
+		 * detach, which also frees the entry. */
+		char name[16];
+		if (sp_thread_read_name(ts->tid, name) == 0)
+			sp_store_thread(s->store, ts->tid, name,
+			                &ts->store_thread);
+		sp_perf_detach(s, ts);
+	}
+}
+
+static void *sampler_main(void *arg)
+{
+	struct stillprof_session *s = arg;
+	struct epoll_event evs[64];
+	struct timespec cpu;
+
+	s->sampler_tid = (pid_t)syscall(SYS_gettid);
+	while (!atomic_load(&s->stop)) {
+		int n = epoll_wait(s->epfd, evs, (int)SP_ARRAY_LEN(evs), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue; /* our own fd set: just retry */
+			s->thread_err = -errno;
+			break;
+		}
+		for (int i = 0; i < n && !atomic_load(&s->stop); i++) {
+			uint64_t tag = evs[i].data.u64;
+			if (tag == SP_EV_STOP)
+				break; /* the stop flag is checked above */
+			if (tag == SP_EV_TICK)
+				on_tick(s);
+			else if (tag & SP_EV_THREAD)
+				on_thread_event(s, tag, evs[i].events);
+		}
+	}
+	/* Final pass: names, then stop every event and drain the rest. */
+	rescan(s);
+	while (s->threads.n > 0)
+		sp_perf_detach(s, s->threads.all[s->threads.n - 1]);
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+		s->c.sampler_cpu_ns += (uint64_t)cpu.tv_sec * 1000000000u +
+		                       (uint64_t)cpu.tv_nsec;
+	return NULL;
+}
+
+static int add_watch(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void close_loop_fds(struct stillprof_session *s)
+{
+	sp_close(s->tick_tfd);
+	sp_close(s->stop_efd);
+	sp_close(s->epfd);
+	s->tick_tfd = s->stop_efd = s->epfd = -1;
+}
+
+int sp_sampler_start(struct stillprof_session *s)
+{
+	struct itimerspec its;
+	unsigned tick_us = s->opts.interval_us;
+	sigset_t all, old;
+	int err;
+
+	s->epfd = s->stop_efd = s->tick_tfd = -1;
+	atomic_store(&s->stop, 0);
+	s->thread_err = 0;
+	err = sp_perf_probe(s);
+	if (err)
+		return err;
+	if (sp_threads_init(&s->threads))
+		return -ENOMEM;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		goto err_errno;
+	s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->stop_efd < 0)
+		goto err_errno;
+	s->tick_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->tick_tfd < 0)
+		goto err_errno;
+	if ((err = add_watch(s->epfd, s->stop_efd, SP_EV_STOP)) ||
+	    (err = add_watch(s->epfd, s->tick_tfd, SP_EV_TICK)))
+		goto err_out;
+	if (s->opts.mode == STILLPROF_MODE_CPU) {
+		if (tick_us < SP_CPU_TICK_MIN_US)
+			tick_us = SP_CPU_TICK_MIN_US;
+		if (tick_us > SP_CPU_TICK_MAX_US)
+			tick_us = SP_CPU_TICK_MAX_US;
+	}
+	its.it_interval.tv_sec = tick_us / 1000000;
+	its.it_interval.tv_nsec = (long)(tick_us % 1000000) * 1000;
+	its.it_value = its.it_interval;
+	/* Attach the threads that exist now before returning, so the
+	 * region right after start is sampled; later ones come from FORK
+	 * records and rescans. */
+	s->sampler_tid = 0;
+	rescan(s);
+	if (timerfd_settime(s->tick_tfd, 0, &its, NULL) < 0)
+		goto err_errno;
+	/* The sampler inherits a full mask: no process-directed signal of
+	 * the application is ever delivered to it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&s->thread, NULL, sampler_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto err_out;
+	return 0;
+err_errno:
+	err = -errno;
+err_out:
+	while (s->threads.n > 0)
+		sp_perf_detach(s, s->threads.all[s->threads.n - 1]);
+	close_loop_fds(s);
+	sp_threads_fini(&s->threads);
+	return err;
+}
+
+int sp_sampler_stop(struct stillprof_session *s)
+{
+	uint64_t one = 1;
+
+	atomic_store(&s->stop, 1);
+	/* eventfd write of 1 cannot block (counter far from overflow). */
+	if (write(s->stop_efd, &one, sizeof(one)) < 0)
+		sp_warn("sampler: eventfd write: %s", strerror(errno));
+	pthread_join(s->thread, NULL);
+	close_loop_fds(s);
+	sp_threads_fini(&s->threads);
+	return s->thread_err;
+}

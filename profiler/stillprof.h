@@ -1,0 +1,163 @@
+/*
+ * stillprof.h - public API of libstillprof, a wall-clock and CPU sampling
+ * profiler whose dedicated sampling thread never sends a signal to an
+ * application thread.
+ *
+ * Conventions: every int function returns 0 on success or a negative error
+ * code (-errno, or one of the STILLPROF_E* codes below); stillprof_strerror()
+ * turns it into text.  Objects are created with _new and released with
+ * _free; _free(NULL) is a no-op.  Strings handed out by the library are
+ * owned by the library unless a function says otherwise.
+ */
+#ifndef STILLPROF_H
+#define STILLPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STILLPROF_API __attribute__((visibility("default")))
+
+#define STILLPROF_VERSION "0.1.0"
+
+/* Library-specific error codes, outside errno's range. */
+#define STILLPROF_ERRNO_MAP(XX)                                                \
+	XX(ENOBACKEND, -4000, "no sampling back-end is available")                \
+	XX(EBADFORMAT, -4001, "unknown or unsupported output format")             \
+	XX(EBADMODE, -4002, "unknown mode (expected wall or cpu)")                \
+	XX(EBADINTERVAL, -4003, "interval out of range (1..1000000 us)")          \
+	XX(ERUNNING, -4004, "the session is running")                             \
+	XX(ENOTRUNNING, -4005, "the session is not running")                      \
+	XX(EPERFDENIED, -4006, "perf_event_open is denied")                       \
+	XX(EDEAD, -4007, "the session belongs to the parent of a fork")           \
+	XX(EBADOPTION, -4008, "invalid option value")
+
+enum {
+#define XX(name, val, msg) STILLPROF_##name = (val),
+	STILLPROF_ERRNO_MAP(XX)
+#undef XX
+};
+
+/* Text for an error code (static storage); never NULL. */
+STILLPROF_API const char *stillprof_strerror(int err);
+/* Symbolic name of an error code, e.g. "EPERFDENIED" or "ENOMEM". */
+STILLPROF_API const char *stillprof_errname(int err);
+
+enum stillprof_mode {
+	STILLPROF_MODE_WALL = 0, /* on-CPU and off-CPU (blocked) time */
+	STILLPROF_MODE_CPU = 1,  /* on-CPU time only */
+};
+
+enum stillprof_format {
+	STILLPROF_FORMAT_STACKPROF = 0, /* Ruby Marshal 4.8 stackprof dump */
+};
+
+enum stillprof_log_level {
+	STILLPROF_LOG_ERROR = 0,
+	STILLPROF_LOG_WARN = 1,
+	STILLPROF_LOG_INFO = 2,
+	STILLPROF_LOG_DEBUG = 3,
+};
+
+/*
+ * Options of a session.  Initialise with stillprof_options_init() (defaults:
+ * wall mode, 1000 us, raw on), then change fields.  `sz` lets the structure
+ * grow without breaking callers: set by stillprof_options_init.
+ */
+struct stillprof_options {
+	size_t sz;
+	int mode;              /* enum stillprof_mode */
+	unsigned interval_us;  /* 1..1000000 */
+	int raw;               /* keep every sample (stackprof :raw arrays) */
+	int max_depth;         /* frames kept per stack, 1..1024 (default 128) */
+	const char *out;       /* output path used by stillprof_session_write(NULL) */
+};
+
+STILLPROF_API void stillprof_options_init(struct stillprof_options *opts);
+
+/*
+ * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW and STILLPROF_OUT
+ * from the environment onto *opts.  Strings point into the environment.
+ * Returns 0, STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL or
+ * STILLPROF_EBADOPTION; on error *opts is unchanged and, if errbuf is not
+ * NULL, a message naming the variable is written there.
+ */
+STILLPROF_API int stillprof_options_from_env(struct stillprof_options *opts,
+                                             char *errbuf, size_t errlen);
+
+/* Parse "wall"/"cpu" and an interval string; used by the CLI and env. */
+STILLPROF_API int stillprof_parse_mode(const char *s, int *mode);
+STILLPROF_API int stillprof_parse_interval(const char *s, unsigned *us);
+
+typedef struct stillprof_session stillprof_session;
+
+/*
+ * Create a session (copies the options).  Nothing runs until start.
+ * Returns 0 and *out, or -ENOMEM, STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL.
+ */
+STILLPROF_API int stillprof_session_new(const struct stillprof_options *opts,
+                                        stillprof_session **out);
+
+/*
+ * Start sampling every thread of the process (threads created later are
+ * added as they appear).  Samples accumulate across start/stop pairs until
+ * the session is freed.  Returns 0, STILLPROF_ERUNNING,
+ * STILLPROF_EPERFDENIED (see stillprof_session_backend_error), or -errno.
+ * Thread-safe with respect to the application's threads; do not call start
+ * and stop on one session concurrently from two threads.
+ */
+STILLPROF_API int stillprof_session_start(stillprof_session *s);
+
+/* Stop: wake the sampling thread, join it, close its fds.  A second stop is
+ * a no-op returning STILLPROF_ENOTRUNNING. */
+STILLPROF_API int stillprof_session_stop(stillprof_session *s);
+
+STILLPROF_API int stillprof_session_running(const stillprof_session *s);
+
+/* Why the back-end could not be opened (static or session-owned text), or
+ * NULL if it opened. */
+STILLPROF_API const char *stillprof_session_backend_error(const stillprof_session *s);
+
+struct stillprof_stats {
+	uint64_t samples;         /* samples recorded */
+	uint64_t missed_samples;  /* ticks or records lost, never replayed */
+	uint64_t oncpu_samples;   /* from the CPU clock event */
+	uint64_t offcpu_samples;  /* blocked-thread samples (wall mode) */
+	uint64_t threads_seen;    /* distinct threads sampled or attached */
+	uint64_t unique_stacks;
+	uint64_t sampler_cpu_ns;  /* CPU time consumed by the sampling thread */
+	uint64_t unwind_ns;       /* time spent unwinding in the sampler */
+	uint64_t unwinds;         /* stacks unwound */
+	uint64_t duration_ns;     /* wall time between starts and stops */
+	const char *backend;      /* e.g. "perf_event" (static storage) */
+};
+
+STILLPROF_API int stillprof_session_stats(const stillprof_session *s,
+                                          struct stillprof_stats *st);
+
+/*
+ * Write the collected profile to path (or opts.out when path is NULL) in
+ * `format`.  The file is written to a temporary file in the same directory,
+ * then renamed: a failure leaves nothing behind and keeps an existing file.
+ * Must not be called while running.  Returns 0, STILLPROF_ERUNNING,
+ * STILLPROF_EBADFORMAT, -EINVAL (no path) or -errno of the failing call.
+ */
+STILLPROF_API int stillprof_session_write(stillprof_session *s,
+                                          const char *path, int format);
+
+/* Stop if needed and free everything.  NULL is a no-op. */
+STILLPROF_API void stillprof_session_free(stillprof_session *s);
+
+/* Log callback; NULL restores the default (stderr when STILLPROF_LOG is set,
+ * else silent). */
+typedef void stillprof_log_fn(int level, const char *msg, void *ctx);
+STILLPROF_API void stillprof_set_log(stillprof_log_fn *fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,557 @@
+/*
+ * store.c - the sample store (store.h): threads, interned stacks of raw
+ * pcs, the sample sequence, and after the run the resolved frame table.
+ *
+ * The public struct sp_store is embedded at the start of a private one that
+ * also holds the lookup tables the writers never read: a tid index for
+ * threads, and two address maps used by sp_store_resolve (looked-up pc ->
+ * frame and line, function key -> frame).  Symbolization itself is
+ * symbols.c's job; this file only decides what a frame is.
+ *
+ * Frame ids (stackprof's frames keys) are (index + 1) * 8: even, never the
+ * GC pseudo-frame ids 1/3/5, >= 8, below 2^53 while there are fewer than
+ * 2^50 frames (JavaScript readers parse ids as doubles), and stable for the
+ * life of the store since frames are only ever appended.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "store.h"
+#include "symbols.h"
+
+/* Open-addressing map from (key, kind) to a frame index and a line. */
+struct addr_slot {
+	uint64_t key;
+	uint32_t val;   /* frame index + 1; 0 = empty slot */
+	int32_t line;
+	uint32_t kind;
+};
+
+struct addr_map {
+	struct addr_slot *slots;
+	size_t n_slots;  /* power of two, or 0 */
+	size_t n_used;
+};
+
+/* Kinds of addr_map keys. */
+enum {
+	PC_LEAF = 0,    /* pc_map: the leaf pc, looked up as is */
+	PC_CALLER = 1,  /* pc_map: a return address, looked up as pc - 1 */
+	FN_START = 0,   /* fn_map: runtime start address of a function */
+	FN_PC = 1,      /* fn_map: a pc no symbol covers */
+};
+
+struct store_priv {
+	struct sp_store pub;      /* first: the public view */
+	size_t n_resolved;        /* stacks [0, n_resolved) have frames */
+	struct addr_map pc_map;
+	struct addr_map fn_map;
+	uint32_t *tid_slots;      /* thread index + 1; 0 = empty */
+	size_t n_tid_slots;       /* power of two, or 0 */
+};
+
+static struct store_priv *priv(struct sp_store *st)
+{
+	return (struct store_priv *)st;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64's finalizer: spreads nearby addresses over all bits. */
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+static struct addr_slot *map_find(struct addr_map *m, uint64_t key,
+                                  uint32_t kind)
+{
+	size_t mask, i;
+
+	if (!m->n_slots)
+		return NULL;
+	mask = m->n_slots - 1;
+	for (i = mix64(key ^ kind) & mask; m->slots[i].val; i = (i + 1) & mask)
+		if (m->slots[i].key == key && m->slots[i].kind == kind)
+			return &m->slots[i];
+	return NULL;
+}
+
+/* Insert a key known to be absent.  Returns 0 or -ENOMEM. */
+static int map_put(struct addr_map *m, uint64_t key, uint32_t kind,
+                   uint32_t frame, int32_t line)
+{
+	size_t mask, i;
+
+	/* Keep the load under 1/2 so probe runs stay short. */
+	if ((m->n_used + 1) * 2 > m->n_slots) {
+		size_t n = m->n_slots ? m->n_slots * 2 : 256, j;
+		struct addr_slot *s = sp_calloc(n, sizeof(*s));
+
+		if (!s)
+			return SP_ERR(-ENOMEM);
+		for (j = 0; j < m->n_slots; j++) {
+			struct addr_slot *o = &m->slots[j];
+
+			if (!o->val)
+				continue;
+			for (i = mix64(o->key ^ o->kind) & (n - 1); s[i].val;
+			     i = (i + 1) & (n - 1))
+				;
+			s[i] = *o;
+		}
+		sp_free(m->slots);
+		m->slots = s;
+		m->n_slots = n;
+	}
+	mask = m->n_slots - 1;
+	for (i = mix64(key ^ kind) & mask; m->slots[i].val; i = (i + 1) & mask)
+		;
+	m->slots[i].key = key;
+	m->slots[i].kind = kind;
+	m->slots[i].val = frame + 1;
+	m->slots[i].line = line;
+	m->n_used++;
+	return 0;
+}
+
+int sp_store_new(struct sp_store **out)
+{
+	struct store_priv *p = sp_calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return SP_ERR(-ENOMEM);
+	*out = &p->pub;
+	return 0;
+}
+
+void sp_store_free(struct sp_store *st)
+{
+	struct store_priv *p;
+	size_t i;
+
+	if (!st)
+		return;
+	p = priv(st);
+	for (i = 0; i < st->n_stacks; i++) {
+		sp_free(st->stacks[i].pcs);
+		sp_free(st->stacks[i].frames);
+		sp_free(st->stacks[i].lines);
+	}
+	for (i = 0; i < st->n_frames; i++) {
+		sp_free(st->frames[i].name);
+		sp_free(st->frames[i].file);
+		sp_free(st->frames[i].object);
+	}
+	sp_free(st->threads);
+	sp_free(st->stacks);
+	sp_free(st->buckets);
+	sp_free(st->samples);
+	sp_free(st->frames);
+	sp_free(p->pc_map.slots);
+	sp_free(p->fn_map.slots);
+	sp_free(p->tid_slots);
+	sp_free(p);
+}
+
+/* ---- threads ---- */
+
+static size_t tid_slot(const struct store_priv *p, pid_t tid)
+{
+	size_t mask = p->n_tid_slots - 1;
+	size_t i = mix64((uint64_t)(uint32_t)tid) & mask;
+
+	while (p->tid_slots[i] &&
+	       p->pub.threads[p->tid_slots[i] - 1].tid != tid)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int tid_index_grow(struct store_priv *p)
+{
+	size_t n = p->n_tid_slots ? p->n_tid_slots * 2 : 64, i, j;
+	uint32_t *s = sp_calloc(n, sizeof(*s));
+
+	if (!s)
+		return SP_ERR(-ENOMEM);
+	for (i = 0; i < p->pub.n_threads; i++) {
+		j = mix64((uint64_t)(uint32_t)p->pub.threads[i].tid) & (n - 1);
+		while (s[j])
+			j = (j + 1) & (n - 1);
+		s[j] = (uint32_t)i + 1;
+	}
+	sp_free(p->tid_slots);
+	p->tid_slots = s;
+	p->n_tid_slots = n;
+	return 0;
+}
+
+static void set_name(struct sp_thread *t, const char *name)
+{
+	if (name && strncmp(t->name, name, sizeof(t->name) - 1) != 0)
+		snprintf(t->name, sizeof(t->name), "%s", name);
+}
+
+int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
+                    uint32_t *idx)
+{
+	struct store_priv *p = priv(st);
+	struct sp_thread *t;
+	size_t slot;
+	int err;
+
+	if (p->n_tid_slots) {
+		slot = tid_slot(p, tid);
+		if (p->tid_slots[slot]) {
+			*idx = p->tid_slots[slot] - 1;
+			set_name(&st->threads[*idx], name);
+			return 0;
+		}
+	}
+	if (st->n_threads >= UINT32_MAX - 1)
+		return SP_ERR(-ENOMEM);
+	/* Room first in both tables, so a failure changes nothing visible. */
+	err = sp_grow((void **)&st->threads, &st->cap_threads,
+	              st->n_threads + 1, sizeof(*st->threads));
+	if (err)
+		return SP_ERR(err);
+	if ((st->n_threads + 1) * 2 > p->n_tid_slots) {
+		err = tid_index_grow(p);
+		if (err)
+			return err;
+	}
+	t = &st->threads[st->n_threads];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	set_name(t, name);
+	p->tid_slots[tid_slot(p, tid)] = (uint32_t)st->n_threads + 1;
+	*idx = (uint32_t)st->n_threads++;
+	return 0;
+}
+
+/* ---- stacks ---- */
+
+/* FNV-1a over the pcs' bytes, then the depth. */
+static uint64_t stack_hash(const uint64_t *pcs, uint32_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint32_t i;
+	int b;
+
+	for (i = 0; i < n; i++) {
+		for (b = 0; b < 64; b += 8) {
+			h ^= (pcs[i] >> b) & 0xff;
+			h *= UINT64_C(0x100000001b3);
+		}
+	}
+	h ^= n;
+	h *= UINT64_C(0x100000001b3);
+	return h;
+}
+
+static int buckets_grow(struct sp_store *st)
+{
+	size_t n = st->n_buckets ? st->n_buckets * 2 : 1024, i;
+	uint32_t *b = sp_calloc(n, sizeof(*b));
+
+	if (!b)
+		return SP_ERR(-ENOMEM);
+	for (i = 0; i < st->n_stacks; i++) {
+		size_t k = st->stacks[i].hash & (n - 1);
+
+		st->stacks[i].hash_next = b[k];
+		b[k] = (uint32_t)i + 1;
+	}
+	sp_free(st->buckets);
+	st->buckets = b;
+	st->n_buckets = n;
+	return 0;
+}
+
+int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
+                    uint32_t *idx)
+{
+	uint64_t h = stack_hash(pcs, n);
+	struct sp_stack *s;
+	uint32_t i;
+	size_t k;
+	int err;
+
+	if (st->n_buckets) {
+		for (i = st->buckets[h & (st->n_buckets - 1)]; i;
+		     i = st->stacks[i - 1].hash_next) {
+			s = &st->stacks[i - 1];
+			if (s->hash == h && s->n == n &&
+			    (n == 0 || !memcmp(s->pcs, pcs, n * sizeof(*pcs)))) {
+				*idx = i - 1;
+				return 0;
+			}
+		}
+	}
+	if (st->n_stacks >= UINT32_MAX - 1)
+		return SP_ERR(-ENOMEM);
+	err = sp_grow((void **)&st->stacks, &st->cap_stacks, st->n_stacks + 1,
+	              sizeof(*st->stacks));
+	if (err)
+		return SP_ERR(err);
+	/* Load factor 1: chains average one stack. */
+	if (st->n_stacks + 1 > st->n_buckets) {
+		err = buckets_grow(st);
+		if (err)
+			return err;
+	}
+	s = &st->stacks[st->n_stacks];
+	memset(s, 0, sizeof(*s));
+	if (n) {
+		s->pcs = sp_reallocarray(NULL, n, sizeof(*pcs));
+		if (!s->pcs)
+			return SP_ERR(-ENOMEM);
+		memcpy(s->pcs, pcs, n * sizeof(*pcs));
+	}
+	s->n = n;
+	s->hash = h;
+	k = h & (st->n_buckets - 1);
+	s->hash_next = st->buckets[k];
+	st->buckets[k] = (uint32_t)st->n_stacks + 1;
+	*idx = (uint32_t)st->n_stacks++;
+	st->resolved = 0;
+	return 0;
+}
+
+int sp_store_add_sample(struct sp_store *st, uint32_t stack, uint32_t thread,
+                        uint64_t t_ns, int state)
+{
+	struct sp_sample *sm;
+	int err;
+
+	if (SP_NEVER(stack >= st->n_stacks || thread >= st->n_threads))
+		return SP_ERR(-EINVAL);
+	err = sp_grow((void **)&st->samples, &st->cap_samples,
+	              st->n_samples + 1, sizeof(*st->samples));
+	if (err)
+		return SP_ERR(err);
+	sm = &st->samples[st->n_samples++];
+	sm->stack = stack;
+	sm->thread = thread;
+	sm->t_ns = t_ns;
+	sm->state = (uint8_t)state;
+	st->threads[thread].samples++;
+	st->resolved = 0; /* the frames' counts are stale */
+	return 0;
+}
+
+/* ---- frames and resolution ---- */
+
+int sp_store_add_frame(struct sp_store *st, const char *name,
+                       const char *file, const char *object, int line,
+                       uint32_t *idx)
+{
+	struct sp_frame *f;
+	int err;
+
+	if (st->n_frames >= UINT32_MAX - 1)
+		return SP_ERR(-ENOMEM);
+	err = sp_grow((void **)&st->frames, &st->cap_frames, st->n_frames + 1,
+	              sizeof(*st->frames));
+	if (err)
+		return SP_ERR(err);
+	f = &st->frames[st->n_frames];
+	memset(f, 0, sizeof(*f));
+	f->name = sp_strdup(name ? name : "");
+	f->file = sp_strdup(file ? file : "");
+	f->object = sp_strdup(object ? object : "");
+	if (!f->name || !f->file || !f->object) {
+		sp_free(f->name);
+		sp_free(f->file);
+		sp_free(f->object);
+		return SP_ERR(-ENOMEM);
+	}
+	f->line = line;
+	f->id = ((uint64_t)st->n_frames + 1) * 8;
+	*idx = (uint32_t)st->n_frames++;
+	return 0;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/*
+ * The frame of pc (a leaf, or a return address when caller is set) and the
+ * line of that pc.  A function the symbolizer knows is one frame whatever
+ * pc inside it was sampled; an unknown pc is a frame of its own, named by
+ * its address (and object when known).
+ */
+static int frame_of(struct store_priv *p, struct sp_symbols *syms,
+                    uint64_t pc, int caller, uint32_t *frame, int32_t *line)
+{
+	struct sp_store *st = &p->pub;
+	struct sp_symbol sym;
+	struct addr_slot *slot;
+	/* A return address is the instruction after the call, which may be
+	 * the first one of the next function or line: look up the call. */
+	uint64_t addr = caller ? pc - 1 : pc;
+	uint64_t key;
+	uint32_t kind;
+	char hex[300];
+	int err = -ENOENT;
+
+	slot = map_find(&p->pc_map, addr, caller ? PC_CALLER : PC_LEAF);
+	if (slot) {
+		*frame = slot->val - 1;
+		*line = slot->line;
+		return 0;
+	}
+	memset(&sym, 0, sizeof(sym));
+	if (syms)
+		err = sp_symbols_lookup(syms, addr, &sym);
+	if (err == -ENOMEM)
+		return SP_ERR(err);
+	if (err < 0)
+		memset(&sym, 0, sizeof(sym)); /* unknown, not fatal */
+	if (!sym.object)
+		sym.object = "";
+
+	if (sym.name && sym.start) {
+		key = sym.start;
+		kind = FN_START;
+	} else {
+		key = pc;
+		kind = FN_PC;
+	}
+	slot = map_find(&p->fn_map, key, kind);
+	if (slot) {
+		*frame = slot->val - 1;
+	} else {
+		const char *name = sym.name;
+
+		if (!name) {
+			if (*sym.object)
+				snprintf(hex, sizeof(hex), "0x%llx (%s)",
+				         (unsigned long long)pc,
+				         basename_of(sym.object));
+			else
+				snprintf(hex, sizeof(hex), "0x%llx",
+				         (unsigned long long)pc);
+			name = hex;
+		}
+		err = sp_store_add_frame(st, name,
+		                         sym.file ? sym.file : sym.object,
+		                         sym.object, sym.name ? sym.fn_line : 0,
+		                         frame);
+		if (err)
+			return err;
+		err = map_put(&p->fn_map, key, kind, *frame, 0);
+		if (err) {
+			/* Nothing refers to the frame just appended: drop it
+			 * rather than leave an orphan in the table. */
+			struct sp_frame *f = &st->frames[--st->n_frames];
+
+			sp_free(f->name);
+			sp_free(f->file);
+			sp_free(f->object);
+			return err;
+		}
+	}
+	*line = sym.line;
+	/* On failure the frame stays, known to fn_map: a later resolve
+	 * finds and reuses it. */
+	return map_put(&p->pc_map, addr, caller ? PC_CALLER : PC_LEAF, *frame,
+	               *line);
+}
+
+static int resolve_stack(struct store_priv *p, struct sp_symbols *syms,
+                         struct sp_stack *s)
+{
+	uint32_t k;
+	int err;
+
+	if (!s->n)
+		return 0;
+	s->frames = sp_reallocarray(NULL, s->n, sizeof(*s->frames));
+	s->lines = sp_reallocarray(NULL, s->n, sizeof(*s->lines));
+	if (!s->frames || !s->lines) {
+		err = SP_ERR(-ENOMEM);
+		goto fail;
+	}
+	for (k = 0; k < s->n; k++) {
+		err = frame_of(p, syms, s->pcs[k], k > 0, &s->frames[k],
+		               &s->lines[k]);
+		if (err)
+			goto fail;
+	}
+	return 0;
+fail:
+	sp_free(s->frames);
+	sp_free(s->lines);
+	s->frames = NULL;
+	s->lines = NULL;
+	return err;
+}
+
+/* Recompute every frame's total/self counts from all samples (cheap, and
+ * right after samples were added to old stacks since the last resolve). */
+static int count_samples(struct sp_store *st)
+{
+	uint64_t *per_stack = sp_calloc(st->n_stacks, sizeof(*per_stack));
+	uint32_t *seen = sp_calloc(st->n_frames, sizeof(*seen));
+	size_t i;
+	uint32_t k;
+
+	if (!per_stack || !seen) {
+		sp_free(per_stack);
+		sp_free(seen);
+		return SP_ERR(-ENOMEM);
+	}
+	for (i = 0; i < st->n_samples; i++)
+		per_stack[st->samples[i].stack]++;
+	for (i = 0; i < st->n_frames; i++)
+		st->frames[i].total_samples = st->frames[i].self_samples = 0;
+	for (i = 0; i < st->n_stacks; i++) {
+		const struct sp_stack *s = &st->stacks[i];
+
+		if (!per_stack[i] || !s->n)
+			continue;
+		st->frames[s->frames[0]].self_samples += per_stack[i];
+		/* Once per sample even under recursion: seen[] remembers the
+		 * last stack (index + 1) that counted the frame. */
+		for (k = 0; k < s->n; k++) {
+			uint32_t f = s->frames[k];
+
+			if (seen[f] == i + 1)
+				continue;
+			seen[f] = (uint32_t)i + 1;
+			st->frames[f].total_samples += per_stack[i];
+		}
+	}
+	sp_free(per_stack);
+	sp_free(seen);
+	return 0;
+}
+
+int sp_store_resolve(struct sp_store *st, struct sp_symbols *syms)
+{
+	struct store_priv *p = priv(st);
+	int err;
+
+	while (p->n_resolved < st->n_stacks) {
+		err = resolve_stack(p, syms, &st->stacks[p->n_resolved]);
+		if (err)
+			return err;
+		p->n_resolved++;
+	}
+	err = count_samples(st);
+	if (err)
+		return err;
+	st->resolved = 1;
+	return 0;
+}

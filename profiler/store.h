@@ -1,0 +1,125 @@
+/*
+ * store.h - the sample store: what the sampler captured, in the shape the
+ * writers read.  Data flows one way: the sampling thread adds threads,
+ * stacks (raw program counters, interned once) and samples; after the
+ * sampler has stopped, sp_store_resolve() symbolizes every distinct pc into
+ * frames; writers in formats/ then only read the resolved tables.
+ *
+ * Not thread-safe: only one thread (the sampling thread while running, the
+ * owner of the session otherwise) touches a store at a time.
+ */
+#ifndef SP_STORE_H
+#define SP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sp_symbols;
+
+/* Sample states (why the thread was sampled). */
+enum sp_sample_state {
+	SP_STATE_ONCPU = 0,   /* CPU clock sample: the thread was running */
+	SP_STATE_OFFCPU = 1,  /* wall tick while the thread was blocked */
+};
+
+struct sp_thread {
+	pid_t tid;
+	char name[16];        /* comm (TASK_COMM_LEN), NUL terminated */
+	uint64_t samples;     /* samples attributed to this thread */
+};
+
+/* One resolved frame: a function (or an unknown address in an object). */
+struct sp_frame {
+	uint64_t id;          /* stackprof frame id: even, >= 8, < 2^53 */
+	char *name;           /* symbol, or "0x..." when unknown; never NULL */
+	char *file;           /* source file from debug info, else object path;
+	                       * never NULL (may be "") */
+	char *object;         /* object path; never NULL (may be "") */
+	int line;             /* first line of the function; 0 when unknown */
+	uint64_t total_samples; /* filled by sp_store_resolve */
+	uint64_t self_samples;
+};
+
+/* An interned stack of raw pcs, leaf first, and after resolution the frame
+ * index and current source line of each pc (same length). */
+struct sp_stack {
+	uint32_t n;
+	uint32_t hash_next;   /* chain in the intern table (index + 1, 0 = end) */
+	uint64_t hash;
+	uint64_t *pcs;        /* leaf first */
+	uint32_t *frames;     /* resolved: index into store->frames, leaf first */
+	int32_t *lines;       /* resolved: line of each pc, 0 when unknown */
+};
+
+struct sp_sample {
+	uint32_t stack;       /* index into store->stacks */
+	uint32_t thread;      /* index into store->threads */
+	uint64_t t_ns;        /* CLOCK_MONOTONIC capture time */
+	uint8_t state;        /* enum sp_sample_state */
+};
+
+/* Facts about the run that go into the profile's metadata. */
+struct sp_run_info {
+	int mode;                 /* enum stillprof_mode */
+	unsigned interval_us;
+	uint64_t start_ns;        /* CLOCK_MONOTONIC of the first start */
+	uint64_t start_realtime_ns;
+	uint64_t duration_ns;     /* sum of start..stop intervals */
+	uint64_t missed_samples;
+	const char *backend;      /* static string, e.g. "perf_event" */
+	const char *guarantee;    /* static string */
+	pid_t pid;
+};
+
+struct sp_store {
+	struct sp_thread *threads;
+	size_t n_threads, cap_threads;
+
+	struct sp_stack *stacks;
+	size_t n_stacks, cap_stacks;
+	uint32_t *buckets;        /* intern hash table: stack index + 1 */
+	size_t n_buckets;
+
+	struct sp_sample *samples;
+	size_t n_samples, cap_samples;
+
+	/* resolved (sp_store_resolve) */
+	struct sp_frame *frames;
+	size_t n_frames, cap_frames;
+	int resolved;
+
+	struct sp_run_info info;
+};
+
+int sp_store_new(struct sp_store **out);
+void sp_store_free(struct sp_store *st);
+
+/* Find or add the thread tid; renames it if name differs (a thread may
+ * call pthread_setname_np while profiled).  *idx is its index.
+ * Returns 0 or -ENOMEM. */
+int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
+                    uint32_t *idx);
+
+/* Intern a stack of n pcs (leaf first; n may be 0).  *idx is its index; an
+ * identical stack returns the same index.  Returns 0 or -ENOMEM. */
+int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
+                    uint32_t *idx);
+
+/* Append a sample.  Returns 0 or -ENOMEM. */
+int sp_store_add_sample(struct sp_store *st, uint32_t stack, uint32_t thread,
+                        uint64_t t_ns, int state);
+
+/* Symbolize every pc of every stack through syms (may be NULL: names become
+ * hex addresses) and fill frames, per-stack frames/lines, and the frames'
+ * total/self counts.  Idempotent: a second call re-resolves only new stacks.
+ * Returns 0 or -ENOMEM. */
+int sp_store_resolve(struct sp_store *st, struct sp_symbols *syms);
+
+/* Add a frame directly (used by tests and by resolve).  name/file/object
+ * are copied.  *idx is the frame's index.  Returns 0 or -ENOMEM. */
+int sp_store_add_frame(struct sp_store *st, const char *name,
+                       const char *file, const char *object, int line,
+                       uint32_t *idx);
+
+#endif

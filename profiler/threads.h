@@ -1,0 +1,64 @@
+/*
+ * threads.h - the thread registry of a running session: one entry per
+ * thread of the process being sampled, with its perf ring, its off-CPU
+ * state (from context-switch records) and the cached stack of its current
+ * blocking episode.  Owned and used by the sampling thread only.
+ */
+#ifndef SP_THREADS_H
+#define SP_THREADS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "perf_ring.h"
+
+enum sp_run_state {
+	SP_RUN_UNKNOWN = 0,  /* attached, no switch record seen yet */
+	SP_RUN_ONCPU,        /* last switch record: switched in */
+	SP_RUN_BLOCKED,      /* switched out voluntarily (sleep, syscall) */
+	SP_RUN_PREEMPTED,    /* switched out while runnable */
+};
+
+struct sp_tstate {
+	pid_t tid;
+	int live;                /* 0 once the thread has exited */
+	uint32_t store_thread;   /* index in the store's thread table */
+	struct sp_perf_ring ring; /* fd < 0 when no perf event is open */
+	int syscall_fd;          /* /proc/self/task/TID/syscall, kept open: a
+	                          * read fails with ESRCH once the thread has
+	                          * exited, so a reused tid is never probed */
+	int run_state;           /* enum sp_run_state */
+	uint64_t switch_out_ns;  /* time of the last switch-out */
+	uint64_t episode;        /* counts blocking episodes */
+	uint64_t probed_episode; /* episode the cached stack belongs to */
+	int have_blocked_stack;
+	uint32_t blocked_stack;  /* store stack index */
+	int have_last_stack;
+	uint32_t last_stack;     /* stack of the latest on-CPU sample */
+	uint64_t probe_failures;
+};
+
+struct sp_threads {
+	struct sp_tstate **all;  /* entries, live and exited-but-unfreed */
+	size_t n, cap;
+	int32_t *index;          /* open-addressing tid -> position in all */
+	size_t n_index;          /* power of two */
+};
+
+int sp_threads_init(struct sp_threads *t);
+void sp_threads_fini(struct sp_threads *t);   /* frees entries; fds must
+                                               * already be closed */
+struct sp_tstate *sp_threads_find(struct sp_threads *t, pid_t tid);
+/* Add a new entry for tid (must not exist).  Returns 0 or -ENOMEM. */
+int sp_threads_add(struct sp_threads *t, pid_t tid, struct sp_tstate **out);
+/* Remove and free an entry whose fds are closed. */
+void sp_threads_remove(struct sp_threads *t, struct sp_tstate *ts);
+
+/* Read a thread's name from /proc/self/task/TID/comm into name[16].
+ * Returns 0 or -errno (ENOENT once it has exited). */
+int sp_thread_read_name(pid_t tid, char name[16]);
+
+/* Call fn for each tid listed in /proc/self/task.  Returns 0 or -errno. */
+int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx);
+
+#endif
