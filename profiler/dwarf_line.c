@@ -641,6 +641,45 @@ static int append(char *buf, size_t len, size_t *pos, const char *s)
 	return 0;
 }
 
+/* Drop "." components, empty ones and "dir/.." pairs in place, as
+ * compilers leave them ("./io/../sysdeps/x.c" from glibc).  Lexical, so a
+ * symlinked dir/.. could differ; the result is for display. */
+static void normalize(char *path)
+{
+	int abs = path[0] == '/';
+	char *start = path + abs, *out = start, *p = start;
+	size_t n_kept = 0; /* components in out that ".." may remove */
+
+	/* out never passes p: it holds a subsequence of what p consumed. */
+	while (*p) {
+		char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		char *next = slash ? slash + 1 : p + n;
+		int dotdot = n == 2 && p[0] == '.' && p[1] == '.';
+
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* "//" and "/./" */
+		} else if (dotdot && n_kept) {
+			while (out > start && out[-1] != '/')
+				out--;
+			if (out > start)
+				out--;
+			n_kept--;
+		} else if (!(dotdot && abs)) { /* "/.." is "/" */
+			if (out > start)
+				*out++ = '/';
+			memmove(out, p, n);
+			out += n;
+			if (!dotdot)
+				n_kept++;
+		}
+		p = next;
+	}
+	if (out == path)
+		*out++ = '.';
+	*out = '\0';
+}
+
 int sp_dwarf_lines_path(const struct sp_dwarf_lines *dl, uint32_t file,
                         char *buf, size_t len)
 {
@@ -671,5 +710,6 @@ int sp_dwarf_lines_path(const struct sp_dwarf_lines *dl, uint32_t file,
 		if (append(buf, len, &pos, parts[i]))
 			return -ENAMETOOLONG;
 	}
+	normalize(buf);
 	return 0;
 }

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages stillprof's build and tests need (root or
+# sudo).  Skips apt entirely when everything is already installed.
+set -eu
+PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev zlib1g-dev
+libcmocka-dev ruby ruby-stackprof mariadb-server mariadb-client libssl-dev
+openssl procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

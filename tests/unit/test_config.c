@@ -1,0 +1,172 @@
+/*
+ * test_config.c - option parsing: defaults, the STILLPROF_* environment,
+ * and that every malformed value is refused with the right code and a
+ * message naming the variable, leaving the options untouched.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "stillprof.h"
+
+static int clear_env(void **state)
+{
+	(void)state;
+	unsetenv("STILLPROF_MODE");
+	unsetenv("STILLPROF_INTERVAL");
+	unsetenv("STILLPROF_RAW");
+	unsetenv("STILLPROF_OUT");
+	unsetenv("STILLPROF_MAX_DEPTH");
+	return 0;
+}
+
+static void test_config_defaults(void **state)
+{
+	struct stillprof_options o;
+	(void)state;
+
+	stillprof_options_init(&o);
+	assert_int_equal(o.sz, sizeof(o));
+	assert_int_equal(o.mode, STILLPROF_MODE_WALL);
+	assert_int_equal(o.interval_us, 1000);
+	assert_int_equal(o.raw, 1);
+	assert_null(o.out);
+	/* An empty environment changes nothing. */
+	assert_int_equal(stillprof_options_from_env(&o, NULL, 0), 0);
+	assert_int_equal(o.mode, STILLPROF_MODE_WALL);
+	assert_int_equal(o.interval_us, 1000);
+}
+
+static void test_config_parses_mode(void **state)
+{
+	int m = -1;
+	(void)state;
+
+	assert_int_equal(stillprof_parse_mode("wall", &m), 0);
+	assert_int_equal(m, STILLPROF_MODE_WALL);
+	assert_int_equal(stillprof_parse_mode("cpu", &m), 0);
+	assert_int_equal(m, STILLPROF_MODE_CPU);
+	m = 42;
+	assert_int_equal(stillprof_parse_mode("object", &m), STILLPROF_EBADMODE);
+	assert_int_equal(stillprof_parse_mode("WALL", &m), STILLPROF_EBADMODE);
+	assert_int_equal(stillprof_parse_mode("", &m), STILLPROF_EBADMODE);
+	assert_int_equal(stillprof_parse_mode(NULL, &m), STILLPROF_EBADMODE);
+	assert_int_equal(m, 42);
+}
+
+static void test_config_interval_range(void **state)
+{
+	static const char *bad[] = {"0", "1000001", "-5", " 5", "5 ", "1e3",
+	                            "abc", "", "99999999999999999999", "+7"};
+	unsigned us = 7;
+	(void)state;
+
+	assert_int_equal(stillprof_parse_interval("1", &us), 0);
+	assert_int_equal(us, 1);
+	assert_int_equal(stillprof_parse_interval("1000000", &us), 0);
+	assert_int_equal(us, 1000000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		us = 7;
+		assert_int_equal(stillprof_parse_interval(bad[i], &us),
+		                 STILLPROF_EBADINTERVAL);
+		assert_int_equal(us, 7);
+	}
+}
+
+static void test_config_reads_environment(void **state)
+{
+	struct stillprof_options o;
+	(void)state;
+
+	setenv("STILLPROF_MODE", "cpu", 1);
+	setenv("STILLPROF_INTERVAL", "250", 1);
+	setenv("STILLPROF_RAW", "false", 1);
+	setenv("STILLPROF_OUT", "/tmp/x.dump", 1);
+	setenv("STILLPROF_MAX_DEPTH", "64", 1);
+	stillprof_options_init(&o);
+	assert_int_equal(stillprof_options_from_env(&o, NULL, 0), 0);
+	assert_int_equal(o.mode, STILLPROF_MODE_CPU);
+	assert_int_equal(o.interval_us, 250);
+	assert_int_equal(o.raw, 0);
+	assert_string_equal(o.out, "/tmp/x.dump");
+	assert_int_equal(o.max_depth, 64);
+}
+
+/* A bad value anywhere leaves every field as it was. */
+static void expect_env_error(const char *var, const char *val, int code)
+{
+	struct stillprof_options o, before;
+	char msg[256] = "";
+
+	clear_env(NULL);
+	setenv("STILLPROF_MODE", "cpu", 1); /* valid, must not be applied */
+	setenv(var, val, 1);
+	stillprof_options_init(&o);
+	before = o;
+	assert_int_equal(stillprof_options_from_env(&o, msg, sizeof(msg)),
+	                 code);
+	assert_memory_equal(&o, &before, sizeof(o));
+	assert_non_null(strstr(msg, var));
+	assert_non_null(strstr(msg, val));
+}
+
+static void test_config_rejects_bad_environment(void **state)
+{
+	(void)state;
+	expect_env_error("STILLPROF_MODE", "object", STILLPROF_EBADMODE);
+	expect_env_error("STILLPROF_INTERVAL", "0", STILLPROF_EBADINTERVAL);
+	expect_env_error("STILLPROF_INTERVAL", "2000000", STILLPROF_EBADINTERVAL);
+	expect_env_error("STILLPROF_INTERVAL", "fast", STILLPROF_EBADINTERVAL);
+	expect_env_error("STILLPROF_RAW", "maybe", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_MAX_DEPTH", "0", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_MAX_DEPTH", "5000", STILLPROF_EBADOPTION);
+}
+
+static void test_config_session_new_validates(void **state)
+{
+	struct stillprof_options o;
+	stillprof_session *s = NULL;
+	(void)state;
+
+	stillprof_options_init(&o);
+	o.mode = 7;
+	assert_int_equal(stillprof_session_new(&o, &s), STILLPROF_EBADMODE);
+	assert_null(s);
+	stillprof_options_init(&o);
+	o.interval_us = 0;
+	assert_int_equal(stillprof_session_new(&o, &s), STILLPROF_EBADINTERVAL);
+	o.interval_us = 1000001;
+	assert_int_equal(stillprof_session_new(&o, &s), STILLPROF_EBADINTERVAL);
+	assert_null(s);
+	assert_int_equal(stillprof_session_new(NULL, &s), -EINVAL);
+}
+
+static void test_config_error_text(void **state)
+{
+	(void)state;
+	assert_string_equal(stillprof_errname(STILLPROF_EPERFDENIED),
+	                    "EPERFDENIED");
+	assert_string_equal(stillprof_errname(-ENOMEM), "ENOMEM");
+	assert_non_null(strstr(stillprof_strerror(STILLPROF_EBADINTERVAL),
+	                       "1..1000000"));
+	assert_non_null(stillprof_strerror(-12345));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_config_defaults, clear_env),
+		cmocka_unit_test(test_config_parses_mode),
+		cmocka_unit_test(test_config_interval_range),
+		cmocka_unit_test_setup(test_config_reads_environment, clear_env),
+		cmocka_unit_test(test_config_rejects_bad_environment),
+		cmocka_unit_test(test_config_session_new_validates),
+		cmocka_unit_test(test_config_error_text),
+	};
+	return cmocka_run_group_tests(tests, clear_env, NULL);
+}
