@@ -29,19 +29,24 @@ void sp_sink_write(struct sp_sink *s, const void *data, size_t len);
 void sp_sink_putc(struct sp_sink *s, int c);
 void sp_sink_printf(struct sp_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Flush an fd sink.  Returns s->err. */
+/* Flush an fd sink and release its buffer (a later write allocates a new
+ * one).  Returns s->err. */
 int sp_sink_flush(struct sp_sink *s);
-/* Free a memory sink's buffer (fd sinks: nothing to do). */
+/* Free the sink's buffer (memory sinks: the data; fd sinks: the write
+ * buffer, without flushing it). */
 void sp_sink_fini(struct sp_sink *s);
 
 typedef int sp_write_fn(struct sp_sink *sink, void *ctx);
 
 /*
- * Write a file atomically: create a temporary file (O_EXCL|O_NOFOLLOW,
- * mode 0600 before umask... see sink.c) in path's directory, run fn on a
- * sink over it, fsync, rename over path.  On any failure the temporary file
- * is removed and an existing file at path is untouched.  Returns 0, the
- * writer's error, or -errno of the failing call.
+ * Write a file atomically: create a temporary file ".NAME.XXXXXX"
+ * (O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0644 minus the umask, which is the
+ * final file's mode; see sink.c) in path's directory, run fn on a sink over
+ * it, flush, fsync, rename over path, fsync the directory.  On any failure
+ * the temporary file is removed and an existing file at path is untouched.
+ * Returns 0, the writer's error (fn's non-zero return, else the sink's), or
+ * -errno of the failing call: -EINVAL (empty path), -EISDIR (path is or
+ * ends like a directory), -ENOENT/-ENOTDIR (no such directory), ...
  */
 int sp_write_file_atomic(const char *path, sp_write_fn *fn, void *ctx);
 

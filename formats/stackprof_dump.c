@@ -269,8 +269,10 @@ static void write_frame(struct dump *d, const struct sp_frame *f,
 	sp_marshal_cstr(m, f->name);
 	sp_marshal_sym(m, "file");
 	sp_marshal_cstr(m, f->file);
-	if (f->line) /* stackprof omits :line when it is 0 */
-		sp_marshal_sym(m, "line"), sp_marshal_int(m, f->line);
+	if (f->line) { /* stackprof omits :line when it is 0 */
+		sp_marshal_sym(m, "line");
+		sp_marshal_int(m, f->line);
+	}
 	sp_marshal_sym(m, "total_samples");
 	sp_marshal_uint(m, f->total_samples);
 	sp_marshal_sym(m, "samples");
@@ -364,31 +366,45 @@ static void write_raw(struct dump *d, int lines)
 	}
 }
 
-static void write_timestamps(struct dump *d)
+static int write_timestamps(struct dump *d)
 {
 	const struct sp_store *st = d->st;
 	struct sp_marshal *m = &d->m;
-	uint64_t prev;
+	uint64_t *prev;
 	size_t i;
 
+	/* Per-thread previous timestamp (µs); 0 = no sample yet. */
+	prev = sp_calloc(st->n_threads ? st->n_threads : 1, sizeof(*prev));
+	if (!prev)
+		return -ENOMEM;
 	sp_marshal_sym(m, "raw_sample_timestamps");
 	sp_marshal_array(m, st->n_samples);
 	for (i = 0; i < st->n_samples; i++)
 		sp_marshal_uint(m, st->samples[i].t_ns / 1000);
 
-	/* Differences of the µs timestamps (not rounded ns differences), so
-	 * the deltas add up to last - start exactly.  Samples of several
-	 * threads can be out of order by a little: a step back is 0. */
+	/* A sample's delta is the wall time it stands for: the time since
+	 * the previous sample of the same thread (the interval for a
+	 * thread's first sample).  speedscope weights wall samples by these
+	 * deltas; with one timeline shared by every thread, differences
+	 * between consecutive samples of different threads would give
+	 * samples taken at the same tick a weight of 0. */
 	sp_marshal_sym(m, "raw_timestamp_deltas");
 	sp_marshal_array(m, st->n_samples);
-	prev = st->info.start_ns / 1000;
 	for (i = 0; i < st->n_samples; i++) {
 		uint64_t us = st->samples[i].t_ns / 1000;
+		uint32_t t = st->samples[i].thread;
+		uint64_t delta = st->info.interval_us;
 
-		sp_marshal_uint(m, us > prev ? us - prev : 0);
-		if (us > prev)
-			prev = us;
+		if (t < st->n_threads) {
+			if (prev[t])
+				delta = us > prev[t] ? us - prev[t] : 0;
+			if (us > prev[t])
+				prev[t] = us;
+		}
+		sp_marshal_uint(m, delta);
 	}
+	sp_free(prev);
+	return 0;
 }
 
 int sp_stackprof_write(const struct sp_store *st,
@@ -444,7 +460,9 @@ int sp_stackprof_write(const struct sp_store *st,
 		write_raw(&d, 0);
 		sp_marshal_sym(m, "raw_lines");
 		write_raw(&d, 1);
-		write_timestamps(&d);
+		err = write_timestamps(&d);
+		if (err)
+			goto out;
 	}
 	err = sink->err;
 out:

@@ -315,8 +315,10 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 				ts->episode++;
 			}
 			ts->switch_out_ns = t_ns;
+			ts->off_state = ts->run_state;
 		} else {
 			ts->run_state = SP_RUN_ONCPU;
+			ts->switch_in_ns = t_ns;
 		}
 		break;
 	}

@@ -39,12 +39,9 @@
 int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
                       uint32_t stack, uint64_t t_ns, int state)
 {
-	int err = sp_store_add_sample(s->store, stack, ts->store_thread, t_ns,
-	                              state);
-
-	if (!err)
-		s->store->threads[ts->store_thread].samples++;
-	return err;
+	/* The store counts the thread's samples itself. */
+	return sp_store_add_sample(s->store, stack, ts->store_thread, t_ns,
+	                           state);
 }
 
 static int attach_cb(pid_t tid, void *ctx)
@@ -70,8 +67,33 @@ static void rescan(struct stillprof_session *s)
 	s->last_scan_ns = sp_now_ns();
 }
 
+/*
+ * The state a thread was in at the tick instant `tick_ns`, from its switch
+ * records (drained just now, a little after the tick).  Judging by the
+ * latest record alone would be biased: waking the sampling thread itself
+ * preempts a busy thread right after every tick.
+ */
+static int state_at(const struct sp_tstate *ts, uint64_t tick_ns)
+{
+	switch (ts->run_state) {
+	case SP_RUN_BLOCKED:
+	case SP_RUN_PREEMPTED:
+		if (ts->switch_out_ns < tick_ns)
+			return ts->run_state;
+		/* Switched out after the tick: it was running then, unless
+		 * it had only just come back (then: the period before). */
+		return SP_RUN_ONCPU;
+	case SP_RUN_ONCPU:
+		if (ts->switch_in_ns > tick_ns && ts->switch_out_ns < tick_ns)
+			return ts->off_state; /* came back after the tick */
+		return SP_RUN_ONCPU;
+	default:
+		return ts->run_state;
+	}
+}
+
 /* Wall mode: one sample per tick for every thread that is off-CPU. */
-static void sample_offcpu(struct stillprof_session *s, uint64_t now,
+static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
                           uint64_t missed_ticks)
 {
 	for (size_t i = 0; i < s->threads.n; i++) {
@@ -79,7 +101,7 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t now,
 		uint32_t stack;
 		int r;
 
-		switch (ts->run_state) {
+		switch (state_at(ts, tick_ns)) {
 		case SP_RUN_UNKNOWN:
 			/* Never switched since attach: it may have been
 			 * blocked since before profiling started. */
@@ -90,6 +112,7 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t now,
 				continue;
 			}
 			ts->run_state = SP_RUN_BLOCKED;
+			ts->off_state = SP_RUN_BLOCKED;
 			ts->episode++;
 			ts->probed_episode = ts->episode;
 			ts->have_blocked_stack = 1;
@@ -98,6 +121,9 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t now,
 		case SP_RUN_BLOCKED:
 			if (!ts->have_blocked_stack ||
 			    ts->probed_episode != ts->episode) {
+				/* Only a thread still blocked can be read. */
+				if (ts->run_state != SP_RUN_BLOCKED)
+					continue;
 				r = sp_probe_blocked(s, ts, &stack);
 				if (r <= 0)
 					continue; /* ran again, or gone */
@@ -118,7 +144,7 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t now,
 		default:
 			continue; /* on CPU: covered by the perf samples */
 		}
-		if (sp_session_record(s, ts, stack, now, SP_STATE_OFFCPU) == 0)
+		if (sp_session_record(s, ts, stack, tick_ns, SP_STATE_OFFCPU) == 0)
 			s->c.offcpu_samples++;
 		s->c.missed_ticks += missed_ticks;
 	}
@@ -137,8 +163,14 @@ static void on_tick(struct stillprof_session *s)
 		rescan(s);
 	for (size_t i = 0; i < s->threads.n; i++)
 		sp_perf_drain(s, s->threads.all[i]);
-	if (s->opts.mode == STILLPROF_MODE_WALL)
-		sample_offcpu(s, now, exp > 1 ? exp - 1 : 0);
+	/* The timer runs on an absolute grid: the instant of the latest
+	 * expiration is computable without a syscall. */
+	if (s->opts.mode == STILLPROF_MODE_WALL && now >= s->tick_base_ns) {
+		uint64_t iv = s->tick_ns;
+		uint64_t tick = s->tick_base_ns +
+		                (now - s->tick_base_ns) / iv * iv;
+		sample_offcpu(s, tick, exp > 1 ? exp - 1 : 0);
+	}
 }
 
 static void on_thread_event(struct stillprof_session *s, uint64_t tag,
@@ -248,13 +280,16 @@ int sp_sampler_start(struct stillprof_session *s)
 	}
 	its.it_interval.tv_sec = tick_us / 1000000;
 	its.it_interval.tv_nsec = (long)(tick_us % 1000000) * 1000;
-	its.it_value = its.it_interval;
+	s->tick_ns = (uint64_t)tick_us * 1000u;
+	s->tick_base_ns = sp_now_ns() + s->tick_ns;
+	its.it_value.tv_sec = (time_t)(s->tick_base_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(s->tick_base_ns % 1000000000u);
 	/* Attach the threads that exist now before returning, so the
 	 * region right after start is sampled; later ones come from FORK
 	 * records and rescans. */
 	s->sampler_tid = 0;
 	rescan(s);
-	if (timerfd_settime(s->tick_tfd, 0, &its, NULL) < 0)
+	if (timerfd_settime(s->tick_tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		goto err_errno;
 	/* The sampler inherits a full mask: no process-directed signal of
 	 * the application is ever delivered to it. */

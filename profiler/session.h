@@ -54,6 +54,8 @@ struct stillprof_session {
 	int thread_err;            /* error that made the sampler stop */
 	char backend_err[256];     /* why perf could not be used */
 	uint64_t started_ns;
+	uint64_t tick_ns;          /* tick period */
+	uint64_t tick_base_ns;     /* first expiration (CLOCK_MONOTONIC) */
 
 	/* owned by the sampling thread while running */
 	pid_t sampler_tid;

@@ -263,8 +263,9 @@ static int find_by_build_id(const struct sp_elf *e, struct sp_elf **out)
 static int find_by_debuglink(const struct sp_elf *e, const char *obj_path,
                              struct sp_elf **out)
 {
-	static const char *const fmts[] = {"%s/%s", "%s/.debug/%s",
-	                                   DEBUG_ROOT "%s/%s"};
+	/* prefix, then dir, then infix, then the name */
+	static const char *const where[][2] = {
+	    {"", "/"}, {"", "/.debug/"}, {DEBUG_ROOT, "/"}};
 	char real[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
 	const char *name, *slash;
 	uint32_t crc;
@@ -282,14 +283,13 @@ static int find_by_debuglink(const struct sp_elf *e, const char *obj_path,
 	 * own debug info); opening it again would find nothing new. */
 	if (!strcmp(slash + 1, name))
 		return -ENOENT;
-	for (size_t i = 0; i < SP_ARRAY_LEN(fmts); i++) {
-		if (snprintf(path, sizeof(path), fmts[i], dir, name) >=
-		    (int)sizeof(path))
+	for (size_t i = 0; i < SP_ARRAY_LEN(where); i++) {
+		if (snprintf(path, sizeof(path), "%s%s%s%s", where[i][0], dir,
+		             where[i][1], name) >= (int)sizeof(path))
 			continue;
 		err = open_debug(e, path, &crc, out);
-		if (err != -ENOENT && err != -ESTALE && err != -ENOEXEC &&
-		    err != -EACCES && err != -ENOTDIR)
-			return err; /* 0 or -ENOMEM */
+		if (err == 0 || err == -ENOMEM)
+			return err;
 	}
 	return -ENOENT;
 }

@@ -29,6 +29,10 @@ struct sp_tstate {
 	                          * exited, so a reused tid is never probed */
 	int run_state;           /* enum sp_run_state */
 	uint64_t switch_out_ns;  /* time of the last switch-out */
+	uint64_t switch_in_ns;   /* time of the last switch-in */
+	int off_state;           /* state of the last off-CPU period
+	                          * (BLOCKED or PREEMPTED), kept after the
+	                          * switch-in that ended it */
 	uint64_t episode;        /* counts blocking episodes */
 	uint64_t probed_episode; /* episode the cached stack belongs to */
 	int have_blocked_stack;

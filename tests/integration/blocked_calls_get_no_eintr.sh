@@ -69,6 +69,8 @@ tor-recv tor-semwait tor-cpu"
 FUNCS="torture_poll_wait torture_nanosleep_wait torture_epoll_wait
 torture_select_wait torture_connect_wait torture_accept_wait
 torture_recv_wait torture_sem_wait torture_cpu_spin"
+SECONDS_RUN=3	# length of each profiled run
+
 KINDS="poll nanosleep epoll_wait select connect_poll accept_poll
 recv_rcvtimeo sem_timedwait"
 
@@ -128,7 +130,8 @@ profile_run() {
 	out="$TMP/wall$iv.out"
 	dump="$TMP/wall$iv.dump"
 	bounded 60 "$STILLPROF" record --mode wall --interval "$iv" \
-		--out "$dump" -- "$EINTR_TORTURE" --seconds 3 >"$out"
+		--out "$dump" -- "$EINTR_TORTURE" --seconds "$SECONDS_RUN" \
+		>"$out"
 	rc=$?
 	sed "s/^/  wall $iv: /" "$out"
 	n=$(field EINTR_TOTAL "$out")
@@ -150,10 +153,14 @@ profile_run() {
 }
 
 check_dump() {
-	# check_dump DUMP: the stackprof CLI reads it and names every blocking
-	# function; its metadata lists every torture thread with samples.
+	# check_dump DUMP INTERVAL: the stackprof CLI reads DUMP, names every
+	# blocking function, and gives each blocked stack a good part of the
+	# wall time; its metadata lists every torture thread with samples.
 	dump=$1
+	iv=$2
 	label=$(basename "$dump")
+	# Wall samples one thread can get in the run: seconds / interval.
+	ticks=$((SECONDS_RUN * 1000000 / iv))
 	if [ ! -s "$dump" ]; then
 		fail "$label: no dump written"
 		return
@@ -161,15 +168,43 @@ check_dump() {
 	if bounded 60 stackprof "$dump" --text --sort-total --limit 200 \
 		>"$dump.txt" 2>"$dump.err"; then
 		pass "$label: stackprof --text reads it" \
-		     "($(grep -m1 "Samples:" "$dump.txt" | tr -s " " | sed "s/^ //"))"
+		     "($(grep -m1 "Samples:" "$dump.txt" | tr -s " " |
+			 sed "s/^ //"))"
 	else
 		sed 's/^/  stackprof: /' "$dump.err" | head -20
 		fail "$label: stackprof --text failed"
 		return
 	fi
+	# The profile may miss ticks (its :missed_samples) when the machine is
+	# busy; a blocked stack must get a quarter of the ticks it kept.
+	kept=$(bounded 60 ruby -e 'd = Marshal.load(File.binread(ARGV[0]))
+		s = d[:samples].to_i; m = d[:missed_samples].to_i
+		puts(s + m > 0 ? s * 1000 / (s + m) : 0)' "$dump")
+	floor=$((ticks * ${kept:-0} / 1000 / 4))
 	missing=
+	thin=
+	fat=
 	for f in $FUNCS; do
-		grep -q "[[:space:]]$f\$" "$dump.txt" || missing="$missing $f"
+		# The TOTAL column of the frame's line.
+		total=$(awk -v f="$f" '$NF == f { print $1; exit }' \
+			"$dump.txt")
+		if [ -z "$total" ]; then
+			missing="$missing $f"
+			continue
+		fi
+		echo "  $label: $f total $total of $ticks ticks"
+		# A thread blocked all the run long is on that stack for
+		# almost every wall tick it was sampled at; a quarter leaves
+		# room for scheduling noise.  The CPU thread only needs some.
+		# Each function runs in one thread, which gets one sample per
+		# tick at most (20 % slack for the run's start and end).
+		case $f in
+		*_wait) [ "$total" -ge "$floor" ] ||
+				thin="$thin $f($total)" ;;
+		*) [ "$total" -gt 0 ] || thin="$thin $f($total)" ;;
+		esac
+		[ "$total" -le $((ticks * 6 / 5 + 10)) ] ||
+			fat="$fat $f($total)"
 	done
 	if [ -z "$missing" ]; then
 		pass "$label: every blocked stack is in the profile"
@@ -177,10 +212,27 @@ check_dump() {
 		head -60 "$dump.txt" | sed 's/^/  text: /'
 		fail "$label: frames missing from stackprof --text:$missing"
 	fi
+	if [ -z "$thin" ]; then
+		pass "$label: each blocked stack has >= $floor samples" \
+		     "(1/4 of the $((ticks * ${kept:-0} / 1000)) ticks kept)"
+	else
+		fail "$label: blocked stacks with < $floor samples (1/4 of" \
+		     "the $((ticks * ${kept:-0} / 1000)) ticks kept):$thin"
+	fi
+	if [ -z "$fat" ]; then
+		pass "$label: no thread's stack has more samples than ticks"
+	else
+		fail "$label: stacks with more samples than one thread can" \
+		     "get (> $ticks ticks + 20 %):$fat"
+	fi
 
-	# shellcheck disable=SC2086
-	bounded 60 ruby -e '
+	# Every torture thread is listed with samples, and no thread has
+	# more samples than there were ticks, nor all threads together more
+	# than the profile's :samples.
+	# shellcheck disable=SC2086 # one argument per thread name
+	if bounded 60 ruby -e '
 		d = Marshal.load(File.binread(ARGV.shift))
+		ticks = ARGV.shift.to_i
 		th = (d[:metadata] || {})[:threads] || []
 		bad = 0
 		ARGV.each do |name|
@@ -188,22 +240,26 @@ check_dump() {
 		  n = t ? t[:samples].to_i : 0
 		  printf("  thread %-14s tid %-8s samples %d\n", name,
 		         t ? t[:tid] : "-", n)
-		  bad += 1 if n <= 0
+		  bad += 1 if n <= 0 || n > ticks * 1.2 + 10
 		end
+		sum = th.sum { |x| x[:samples].to_i }
+		printf("  threads %d, their samples %d, profile :samples %d\n",
+		       th.size, sum, d[:samples].to_i)
+		bad += 1 if sum > d[:samples].to_i
 		exit(bad == 0 ? 0 : 1)
-	' "$dump" $THREADS
-	if [ $? -eq 0 ]; then
+	' "$dump" "$ticks" $THREADS; then
 		pass "$label: metadata :threads has every torture thread" \
-		     "with samples > 0"
+		     "with 0 < samples <= ticks"
 	else
-		fail "$label: metadata :threads lacks a thread or its samples"
+		fail "$label: metadata :threads lacks a thread, or counts" \
+		     "more samples than ticks or than the profile has"
 	fi
 }
 
 profile_run 1000
 profile_run 100
-check_dump "$TMP/wall1000.dump"
-check_dump "$TMP/wall100.dump"
+check_dump "$TMP/wall1000.dump" 1000
+check_dump "$TMP/wall100.dump" 100
 
 if [ "$n_fail" -eq 0 ]; then
 	echo "PASS: blocked_calls_get_no_eintr"

@@ -9,10 +9,13 @@
  * run shows each blocked stack by name.  One more thread burns CPU.  With
  * --sigalrm USEC the program installs the classic process-wide timer that
  * stackprof's :wall mode uses (sigaction(SIGALRM, SA_RESTART|SA_SIGINFO) +
- * setitimer(ITIMER_REAL)), which is the baseline that must produce EINTRs.
+ * setitimer(ITIMER_REAL)), which is the baseline that must produce EINTRs;
+ * --spread MS additionally passes the signal from worker to worker (see
+ * spread_turns()) so that every kind of call gets some.
  *
- * Output: one "eintr KIND N calls M" line per kind, then EINTR_TOTAL,
- * CALLS_TOTAL and SIGALRM_HANDLED lines.  Exit status: 0 when the run
+ * Output: one "eintr KIND N calls M" line per kind (and "errors KIND N" for
+ * failures other than EINTR or a timeout), then EINTR_TOTAL, CALLS_TOTAL,
+ * ERRORS_TOTAL and SIGALRM_HANDLED lines.  Exit status: 0 when the run
  * completed, 1 when a call failed with something other than EINTR or a
  * timeout, 2 on a usage or setup error, 3 when a thread did not stop in
  * time.  The run always ends: every thread stops at the deadline, and the
@@ -94,7 +97,7 @@ static struct {
 	atomic_long n_sigalrm;
 	int spread;		/* --spread: rotate SIGALRM among workers */
 	atomic_int turn;	/* whose turn it is under --spread */
-	atomic_long cpu_sink;
+	_Atomic uint64_t cpu_sink;
 } fx;
 
 static uint64_t now_ns(void)
@@ -383,19 +386,21 @@ NOINLINE static void *torture_sem_worker(void *arg)
 
 /* ---- CPU-bound thread ---------------------------------------------------- */
 
-NOINLINE static long torture_cpu_spin(long seed)
+/* 200 000 steps of a 64-bit LCG: a short burst of pure CPU between two
+ * deadline checks. */
+NOINLINE static uint64_t torture_cpu_spin(uint64_t seed)
 {
-	long x = seed;
+	uint64_t x = seed;
 	int i;
 
 	for (i = 0; i < 200000; i++)
-		x = x * 6364136223846793005L + 1442695040888963407L;
+		x = x * 6364136223846793005u + 1442695040888963407u;
 	return x;
 }
 
 NOINLINE static void *torture_cpu_worker(void *arg)
 {
-	long x = 1;
+	uint64_t x = 1;
 
 	(void)arg;
 	worker_start("tor-cpu", -1);
@@ -514,18 +519,16 @@ static void usage(void)
 		"[--spread MS]]\n");
 }
 
-static const struct {
-	void *(*fn)(void *);
-} workers[] = {
-	{ torture_poll_worker },
-	{ torture_nanosleep_worker },
-	{ torture_epoll_worker },
-	{ torture_select_worker },
-	{ torture_listen_worker },
-	{ torture_connect_worker },
-	{ torture_recv_worker },
-	{ torture_sem_worker },
-	{ torture_cpu_worker },
+static void *(*const workers[])(void *) = {
+	torture_poll_worker,
+	torture_nanosleep_worker,
+	torture_epoll_worker,
+	torture_select_worker,
+	torture_listen_worker,
+	torture_connect_worker,
+	torture_recv_worker,
+	torture_sem_worker,
+	torture_cpu_worker,
 };
 
 #define N_WORKERS (sizeof(workers) / sizeof(workers[0]))
@@ -583,7 +586,7 @@ int main(int argc, char **argv)
 	fx.deadline_ns = now_ns() + (uint64_t)seconds * 1000000000u;
 	for (n_started = 0; n_started < N_WORKERS; n_started++) {
 		err = pthread_create(&tids[n_started], NULL,
-				     workers[n_started].fn, NULL);
+				     workers[n_started], NULL);
 		if (err) {
 			fprintf(stderr, "eintr_torture: pthread_create: %s\n",
 				strerror(err));

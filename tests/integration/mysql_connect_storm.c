@@ -553,6 +553,7 @@ NOINLINE static int storm_attempt(struct conn *c, enum step *step)
 	c->ssl = NULL;
 	c->seq = 0;
 	c->err[0] = 0;
+	ERR_clear_error();	/* per-thread queue: drop the last attempt's */
 	for (*step = 0; *step < N_STEPS; (*step)++) {
 		rc = steps[*step](c);
 		if (rc)
@@ -772,6 +773,9 @@ int main(int argc, char **argv)
 		perror("mysql_connect_storm: mmap");
 		return 2;
 	}
+	/* A write to a connection the server dropped must fail, not kill us;
+	 * libmysqlclient ignored SIGPIPE too (mysql_server_init()). */
+	signal(SIGPIPE, SIG_IGN);
 	g.ssl_ctx = SSL_CTX_new(TLS_client_method());
 	if (!g.ssl_ctx) {
 		fprintf(stderr, "mysql_connect_storm: SSL_CTX_new failed\n");

@@ -180,8 +180,10 @@ static void test_stackprof_raw_records(void **state)
 		4, 14, 24, 24, 31, 3,  2, 14, 22, 1,  4, 14, 24, 24, 31, 1,
 		4, 14, 24, 24, 31, 1,  1, 0, 2,       2, 14, 22, 1,
 	};
+	/* Per thread: a thread's first sample stands for one interval;
+	 * a step back in time (6500 after 7000 on t2) is 0. */
 	static const int64_t deltas[] = {
-		1000, 1000, 1000, 1000, 1000, 0, 1000, 1000, 0,
+		1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 0,
 	};
 	static const int64_t threads[] = { 1001, 1001, 1001, 1002, 1002, 1002 };
 	struct sp_store *st = make_store(1);
