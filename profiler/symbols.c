@@ -426,12 +426,26 @@ static int get_object(struct sp_symbols *sy, const struct sp_object *so,
 
 static const char *func_name(struct sp_symbols *sy, const char *name)
 {
+	const char *at = strchr(name, '@');
 	char *d;
 	const char *s;
 	int status = -1;
 
+	/* A .symtab (e.g. glibc's debug file) names versioned definitions
+	 * "clock_nanosleep@@GLIBC_2.17": users know the plain name. */
+	if (at && at != name) {
+		char plain[256];
+		size_t n = (size_t)(at - name);
+		if (n < sizeof(plain)) {
+			memcpy(plain, name, n);
+			plain[n] = '\0';
+			name = intern(sy, plain);
+			if (!name)
+				return NULL;
+		}
+	}
 	if (!sy->demangle || strncmp(name, "_Z", 2))
-		return name; /* points into the mapped file: stable */
+		return name; /* mapped file or interned: stable */
 	d = sy->demangle(name, NULL, NULL, &status);
 	if (!d || status != 0) {
 		free(d); /* __cxa_demangle allocates with malloc */
