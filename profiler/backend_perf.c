@@ -181,7 +181,10 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 		sp_threads_remove(&s->threads, ts);
 		return 0;
 	}
-	err = sp_store_thread(s->store, tid, name, &ts->store_thread);
+	/* Each attach is a new thread: a tid seen before belonged to a
+	 * thread that has exited (it was detached), so it gets its own
+	 * entry rather than the old thread's samples and name. */
+	err = sp_store_thread_new(s->store, tid, name, &ts->store_thread);
 	if (err)
 		goto fail;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);

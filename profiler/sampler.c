@@ -44,15 +44,33 @@ int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
 	                           state);
 }
 
+/* Is the thread this entry was attached to still alive?  Its syscall
+ * file was opened at attach time and stays bound to that thread: reading
+ * it fails with ESRCH once the thread is gone, even if the tid has been
+ * handed to a new thread since. */
+static int still_alive(const struct sp_tstate *ts)
+{
+	char c;
+
+	return ts->syscall_fd < 0 || pread(ts->syscall_fd, &c, 1, 0) >= 0 ||
+	       errno != ESRCH;
+}
+
 static int attach_cb(pid_t tid, void *ctx)
 {
 	struct stillprof_session *s = ctx;
 	struct sp_tstate *ts = sp_threads_find(&s->threads, tid);
 
+	if (ts && !still_alive(ts)) {
+		/* The tid was reused: finish the old thread's entry, then
+		 * attach the new thread as a thread of its own. */
+		sp_perf_detach(s, ts);
+		ts = NULL;
+	}
 	if (ts) {
 		char name[16];
 		/* Names are often set right after creation: refresh. */
-		if (sp_thread_read_name(tid, name) == 0)
+		if (sp_thread_read_name(tid, name) == 0 && still_alive(ts))
 			sp_store_thread(s->store, tid, name, &ts->store_thread);
 		return 0;
 	}
@@ -184,11 +202,9 @@ static void on_thread_event(struct stillprof_session *s, uint64_t tag,
 	sp_perf_drain(s, ts);
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		/* The thread exited: the final records are drained by
-		 * detach, which also frees the entry. */
-		char name[16];
-		if (sp_thread_read_name(ts->tid, name) == 0)
-			sp_store_thread(s->store, ts->tid, name,
-			                &ts->store_thread);
+		 * detach, which also frees the entry.  Its name is the one
+		 * the last rescan read: reading it now by tid could reach a
+		 * new thread that reuses the tid. */
 		sp_perf_detach(s, ts);
 	}
 }

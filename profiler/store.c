@@ -181,8 +181,10 @@ static int tid_index_grow(struct store_priv *p)
 	if (!s)
 		return SP_ERR(-ENOMEM);
 	for (i = 0; i < p->pub.n_threads; i++) {
-		j = mix64((uint64_t)(uint32_t)p->pub.threads[i].tid) & (n - 1);
-		while (s[j])
+		pid_t tid = p->pub.threads[i].tid;
+		j = mix64((uint64_t)(uint32_t)tid) & (n - 1);
+		/* A later entry for a reused tid replaces the older one. */
+		while (s[j] && p->pub.threads[s[j] - 1].tid != tid)
 			j = (j + 1) & (n - 1);
 		s[j] = (uint32_t)i + 1;
 	}
@@ -198,15 +200,15 @@ static void set_name(struct sp_thread *t, const char *name)
 		snprintf(t->name, sizeof(t->name), "%s", name);
 }
 
-int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
-                    uint32_t *idx)
+static int store_thread(struct sp_store *st, pid_t tid, const char *name,
+                        uint32_t *idx, int fresh)
 {
 	struct store_priv *p = priv(st);
 	struct sp_thread *t;
 	size_t slot;
 	int err;
 
-	if (p->n_tid_slots) {
+	if (p->n_tid_slots && !fresh) {
 		slot = tid_slot(p, tid);
 		if (p->tid_slots[slot]) {
 			*idx = p->tid_slots[slot] - 1;
@@ -230,9 +232,23 @@ int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	set_name(t, name);
+	/* A fresh entry for a reused tid takes over the tid's slot (index
+	 * growth re-inserts in order, so the newest entry wins there too). */
 	p->tid_slots[tid_slot(p, tid)] = (uint32_t)st->n_threads + 1;
 	*idx = (uint32_t)st->n_threads++;
 	return 0;
+}
+
+int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
+                    uint32_t *idx)
+{
+	return store_thread(st, tid, name, idx, 0);
+}
+
+int sp_store_thread_new(struct sp_store *st, pid_t tid, const char *name,
+                        uint32_t *idx)
+{
+	return store_thread(st, tid, name, idx, 1);
 }
 
 /* ---- stacks ---- */

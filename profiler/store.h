@@ -101,6 +101,12 @@ void sp_store_free(struct sp_store *st);
 int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
                     uint32_t *idx);
 
+/* Add a new entry for tid even if one exists: the kernel has reused the
+ * tid of an exited thread for a new one.  Later sp_store_thread calls for
+ * tid find the new entry.  Returns 0 or -ENOMEM. */
+int sp_store_thread_new(struct sp_store *st, pid_t tid, const char *name,
+                        uint32_t *idx);
+
 /* Intern a stack of n pcs (leaf first; n may be 0).  *idx is its index; an
  * identical stack returns the same index.  Returns 0 or -ENOMEM. */
 int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,

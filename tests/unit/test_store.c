@@ -468,12 +468,36 @@ static void test_store_resolve_retry_after_oom(void **state)
 	sp_store_free(ref);
 }
 
+/* A reused tid is a new thread: its own entry, and lookups find it,
+ * also after the tid index has grown. */
+static void test_store_reused_tid_gets_new_entry(void **state)
+{
+	struct sp_store *st;
+	uint32_t old_idx, new_idx, idx;
+	(void)state;
+
+	assert_int_equal(sp_store_new(&st), 0);
+	assert_int_equal(sp_store_thread(st, 4242, "old", &old_idx), 0);
+	assert_int_equal(sp_store_thread_new(st, 4242, "new", &new_idx), 0);
+	assert_int_not_equal(old_idx, new_idx);
+	assert_int_equal(sp_store_thread(st, 4242, "new", &idx), 0);
+	assert_int_equal(idx, new_idx);
+	assert_string_equal(st->threads[old_idx].name, "old");
+	for (pid_t t = 1; t < 300; t++) /* force index growth */
+		assert_int_equal(sp_store_thread(st, 10000 + t, "x", &idx), 0);
+	assert_int_equal(sp_store_thread(st, 4242, "new", &idx), 0);
+	assert_int_equal(idx, new_idx);
+	assert_int_equal(st->n_threads, 2 + 299);
+	sp_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_interns_identical_stacks),
 		cmocka_unit_test(test_store_interns_many_stacks),
 		cmocka_unit_test(test_store_threads),
+		cmocka_unit_test(test_store_reused_tid_gets_new_entry),
 		cmocka_unit_test(test_store_resolve_without_symbols),
 		cmocka_unit_test(test_store_resolve_with_symbols),
 		cmocka_unit_test(test_store_counts_recursion),
