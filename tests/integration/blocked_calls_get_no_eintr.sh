@@ -254,6 +254,16 @@ check_dump() {
 		fail "$label: metadata :threads lacks a thread, or counts" \
 		     "more samples than ticks or than the profile has"
 	fi
+
+	# Every report format of the stackprof CLI reads the real dump.
+	# shellcheck disable=SC2086 # one argument per function name
+	if bounded 300 sh "$here/stackprof_cli.sh" "$dump" $FUNCS \
+		>"$dump.cli" 2>&1; then
+		pass "$label: every stackprof CLI format reads it"
+	else
+		sed 's/^/  cli: /' "$dump.cli" | tail -20
+		fail "$label: a stackprof CLI format failed"
+	fi
 }
 
 profile_run 1000

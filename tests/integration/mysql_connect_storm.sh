@@ -384,6 +384,13 @@ elif bounded 60 stackprof "$DUMP" --text --sort-total --limit 200 \
 	else
 		fail "dump: a client thread is missing from metadata :threads"
 	fi
+	if bounded 300 sh "$here/stackprof_cli.sh" "$DUMP" storm_wait \
+		>"$DUMP.cli" 2>&1; then
+		pass "dump: every stackprof CLI format reads it"
+	else
+		sed 's/^/  cli: /' "$DUMP.cli" | tail -20
+		fail "dump: a stackprof CLI format failed"
+	fi
 else
 	sed 's/^/  stackprof: /' "$DUMP.err" | head -20
 	fail "dump: stackprof --text failed"
