@@ -203,8 +203,9 @@ static void read_summary(const char *path, char *samples, char *threads,
 static int cmd_record(int argc, char **argv)
 {
 	const char *mode_s = "wall", *interval_s = "1000", *out = NULL;
-	char preload[PATH_MAX], why[1024], summary[] = "/tmp/stillprof-summary-XXXXXX";
-	char ld[2 * PATH_MAX], env_buf[64];
+	char preload[PATH_MAX], why[1024], summary[PATH_MAX];
+	char ld[2 * PATH_MAX], env_buf[PATH_MAX + 64], abs_out[PATH_MAX];
+	char cwd[PATH_MAX];
 	unsigned interval;
 	int mode, raw = 1, i, err, status, sfd;
 	pid_t pid;
@@ -251,6 +252,21 @@ static int cmd_record(int argc, char **argv)
 		                "microseconds in 1..1000000\n", interval_s);
 		return 2;
 	}
+	if (out && !*out) {
+		fprintf(stderr, "stillprof: --out: empty file name\n");
+		return 2;
+	}
+	/* COMMAND may change directory before it exits: a relative output
+	 * path is made absolute here, where it was checked. */
+	if (out && out[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(abs_out, sizeof(abs_out), "%s/%s", cwd, out) >=
+		        (int)sizeof(abs_out)) {
+			fprintf(stderr, "stillprof: --out: path too long\n");
+			return 2;
+		}
+		out = abs_out;
+	}
 	if (out && check_out_dir(out, why, sizeof(why))) {
 		fprintf(stderr, "stillprof: --out: %s\n", why);
 		return 2;
@@ -271,6 +287,11 @@ static int cmd_record(int argc, char **argv)
 	if ((err = check_perf(mode, interval, why, sizeof(why)))) {
 		fprintf(stderr, "stillprof: cannot profile: %s\n", why);
 		return 2;
+	}
+	{
+		const char *tmpdir = getenv("TMPDIR");
+		snprintf(summary, sizeof(summary), "%s/stillprof-summary-XXXXXX",
+		         tmpdir && *tmpdir ? tmpdir : "/tmp");
 	}
 	sfd = mkostemp(summary, O_CLOEXEC);
 	if (sfd < 0) {
@@ -301,8 +322,10 @@ static int cmd_record(int argc, char **argv)
 		if (out) {
 			setenv("STILLPROF_OUT", out, 1);
 		} else {
-			snprintf(env_buf, sizeof(env_buf), "stillprof-%d.dump",
-			         (int)getpid());
+			if (!getcwd(cwd, sizeof(cwd)))
+				snprintf(cwd, sizeof(cwd), ".");
+			snprintf(env_buf, sizeof(env_buf), "%s/stillprof-%d.dump",
+			         cwd, (int)getpid());
 			setenv("STILLPROF_OUT", env_buf, 1);
 		}
 		execvp(argv[i], argv + i);

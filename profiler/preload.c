@@ -85,6 +85,13 @@ __attribute__((constructor)) static void stillprof_preload_init(void)
 	preload_pid = getpid();
 	if (root && *root && atoi(root) != preload_pid)
 		return;
+	if (!root || !*root) {
+		/* Activated by hand: mark this process as the root so the
+		 * children that inherit LD_PRELOAD stay inactive. */
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", (int)preload_pid);
+		setenv("STILLPROF_ROOT_PID", pid, 1);
+	}
 	stillprof_options_init(&o);
 	rc = stillprof_options_from_env(&o, err, sizeof(err));
 	if (rc) {
