@@ -5,14 +5,16 @@
  * sections come from elf_file.c (already decompressed); symbols.c decides
  * which file they come from.
  *
- * The input is untrusted: every read goes through struct reader, which
- * stops at the end of its range and latches an error, and every index read
- * from the data (file, directory, string offset) is checked before use.
+ * The input is untrusted: every read goes through struct sp_dwarf_reader
+ * (dwarf_reader.c, which also decodes DW_FORM values), which stops at the
+ * end of its range and latches an error, and every index read from the data
+ * (file, directory, string offset) is checked before use.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dwarf_line.h"
+#include "dwarf_reader.h"
 #include "internal.h"
 
 /* DWARF constants (DWARF 5 standard, section 7), kept local so that no
@@ -24,13 +26,6 @@ enum {
 	LNS_set_epilogue_begin, LNS_set_isa,
 	LNE_end_sequence = 1, LNE_set_address, LNE_define_file,
 	LNCT_path = 1, LNCT_directory_index,
-	FORM_block2 = 0x03, FORM_block4 = 0x04, FORM_data2 = 0x05,
-	FORM_data4 = 0x06, FORM_data8 = 0x07, FORM_string = 0x08,
-	FORM_block = 0x09, FORM_block1 = 0x0a, FORM_data1 = 0x0b,
-	FORM_sdata = 0x0d, FORM_strp = 0x0e, FORM_udata = 0x0f,
-	FORM_strx = 0x1a, FORM_strp_sup = 0x1d, FORM_data16 = 0x1e,
-	FORM_line_strp = 0x1f, FORM_strx1 = 0x25, FORM_strx2, FORM_strx3,
-	FORM_strx4,
 };
 
 /* file value of a row that ends a sequence (its address is one past the
@@ -58,150 +53,6 @@ struct sp_dwarf_lines {
 	struct file_ent *files;
 	size_t n_files, cap_files;
 };
-
-struct reader {
-	const uint8_t *p, *end;
-	int bad;
-};
-
-static uint64_t rd_fixed(struct reader *r, size_t n)
-{
-	uint64_t v = 0;
-
-	if (r->bad || (size_t)(r->end - r->p) < n) {
-		r->bad = 1;
-		r->p = r->end;
-		return 0;
-	}
-	for (size_t i = 0; i < n && i < 8; i++)
-		v |= (uint64_t)r->p[i] << (8 * i); /* little-endian only */
-	r->p += n;
-	return v;
-}
-
-static uint64_t rd_uleb(struct reader *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	while (!r->bad) {
-		uint8_t b;
-		if (r->p >= r->end) {
-			r->bad = 1;
-			break;
-		}
-		b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			break;
-	}
-	return v;
-}
-
-static int64_t rd_sleb(struct reader *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b = 0;
-
-	while (!r->bad) {
-		if (r->p >= r->end) {
-			r->bad = 1;
-			return 0;
-		}
-		b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			break;
-	}
-	if (shift < 64 && (b & 0x40))
-		v |= ~(uint64_t)0 << shift;
-	return (int64_t)v;
-}
-
-static const char *rd_cstr(struct reader *r)
-{
-	const uint8_t *nul;
-	const char *s;
-
-	if (r->bad)
-		return NULL;
-	nul = memchr(r->p, '\0', (size_t)(r->end - r->p));
-	if (!nul) {
-		r->bad = 1;
-		r->p = r->end;
-		return NULL;
-	}
-	s = (const char *)r->p;
-	r->p = nul + 1;
-	return s;
-}
-
-static void skip(struct reader *r, uint64_t n)
-{
-	if (r->bad || (uint64_t)(r->end - r->p) < n) {
-		r->bad = 1;
-		r->p = r->end;
-		return;
-	}
-	r->p += n;
-}
-
-/* A string at off of a string section, or NULL when out of bounds. */
-static const char *sec_str(const uint8_t *sec, size_t len, uint64_t off)
-{
-	if (!sec || off >= len || !memchr(sec + off, '\0', len - off))
-		return NULL;
-	return (const char *)sec + off;
-}
-
-/*
- * Read one attribute of a DWARF 5 directory or file entry.  Strings come
- * back in *str (NULL for forms we cannot resolve: strx needs
- * .debug_str_offsets and a CU base, strp_sup a supplementary file), numbers
- * in *num.  Returns -1 for an unknown form: the entry's size is then
- * unknown and the unit must be abandoned.
- */
-static int rd_form(struct reader *r, uint64_t form, size_t off_size,
-                   const struct sp_line_sections *s, const char **str,
-                   uint64_t *num)
-{
-	*str = NULL;
-	*num = 0;
-	switch (form) {
-	case FORM_string: *str = rd_cstr(r); break;
-	case FORM_line_strp:
-		*str = sec_str(s->line_str, s->line_str_len,
-		               rd_fixed(r, off_size));
-		break;
-	case FORM_strp:
-		*str = sec_str(s->str, s->str_len, rd_fixed(r, off_size));
-		break;
-	case FORM_strp_sup: skip(r, off_size); break;
-	case FORM_strx: rd_uleb(r); break;
-	case FORM_strx1: skip(r, 1); break;
-	case FORM_strx2: skip(r, 2); break;
-	case FORM_strx3: skip(r, 3); break;
-	case FORM_strx4: skip(r, 4); break;
-	case FORM_udata: *num = rd_uleb(r); break;
-	case FORM_sdata: *num = (uint64_t)rd_sleb(r); break;
-	case FORM_data1: *num = rd_fixed(r, 1); break;
-	case FORM_data2: *num = rd_fixed(r, 2); break;
-	case FORM_data4: *num = rd_fixed(r, 4); break;
-	case FORM_data8: *num = rd_fixed(r, 8); break;
-	case FORM_data16: skip(r, 16); break;
-	case FORM_block: skip(r, rd_uleb(r)); break;
-	case FORM_block1: skip(r, rd_fixed(r, 1)); break;
-	case FORM_block2: skip(r, rd_fixed(r, 2)); break;
-	case FORM_block4: skip(r, rd_fixed(r, 4)); break;
-	default: return -1;
-	}
-	return 0;
-}
 
 /* Per-unit header state. */
 struct unit {
@@ -243,17 +94,17 @@ static int add_dir(struct unit *u, const char *dir)
 /* DWARF 5 directory or file name table: a format description, then the
  * entries.  Returns 0, -ENOMEM or -EINVAL (unit unusable). */
 static int read_v5_table(struct sp_dwarf_lines *dl, struct unit *u,
-                         struct reader *r, const struct sp_line_sections *s,
-                         int is_files)
+                         struct sp_dwarf_reader *r,
+                         const struct sp_line_sections *s, int is_files)
 {
 	uint64_t ctype[255], form[255], count;
-	unsigned n_fmt = (unsigned)rd_fixed(r, 1);
+	unsigned n_fmt = (unsigned)sp_dwarf_rd_fixed(r, 1);
 
 	for (unsigned i = 0; i < n_fmt; i++) {
-		ctype[i] = rd_uleb(r);
-		form[i] = rd_uleb(r);
+		ctype[i] = sp_dwarf_rd_uleb(r);
+		form[i] = sp_dwarf_rd_uleb(r);
 	}
-	count = rd_uleb(r);
+	count = sp_dwarf_rd_uleb(r);
 	/* Every form takes at least one byte, which bounds count. */
 	if (r->bad || (count && !n_fmt) ||
 	    count > (uint64_t)(r->end - r->p))
@@ -266,7 +117,8 @@ static int read_v5_table(struct sp_dwarf_lines *dl, struct unit *u,
 		for (unsigned k = 0; k < n_fmt; k++) {
 			const char *str;
 			uint64_t num;
-			if (rd_form(r, form[k], u->off_size, s, &str, &num))
+			if (sp_dwarf_rd_form(r, form[k], u->off_size, s,
+			                     &str, &num))
 				return -EINVAL;
 			if (ctype[k] == LNCT_path)
 				path = str;
@@ -285,17 +137,17 @@ static int read_v5_table(struct sp_dwarf_lines *dl, struct unit *u,
 /* DWARF 2-4 include_directories and file_names.  Directory 0 is the
  * compilation directory, which only .debug_info knows: left NULL. */
 static int read_v4_tables(struct sp_dwarf_lines *dl, struct unit *u,
-                          struct reader *r)
+                          struct sp_dwarf_reader *r)
 {
 	const char *s;
 	int err = add_dir(u, NULL);
 
-	while (!err && (s = rd_cstr(r)) && *s)
+	while (!err && (s = sp_dwarf_rd_cstr(r)) && *s)
 		err = add_dir(u, s);
-	while (!err && (s = rd_cstr(r)) && *s) {
-		uint64_t dir = rd_uleb(r);
-		rd_uleb(r); /* modification time */
-		rd_uleb(r); /* length */
+	while (!err && (s = sp_dwarf_rd_cstr(r)) && *s) {
+		uint64_t dir = sp_dwarf_rd_uleb(r);
+		sp_dwarf_rd_uleb(r); /* modification time */
+		sp_dwarf_rd_uleb(r); /* length */
 		err = add_file(dl, u, s, dir);
 	}
 	if (err)
@@ -322,7 +174,7 @@ struct seqs {
 
 /* Run the line number program in r, appending rows and sequences. */
 static int run_program(struct sp_dwarf_lines *dl, struct unit *u,
-                       struct reader *r, struct seqs *sq)
+                       struct sp_dwarf_reader *r, struct seqs *sq)
 {
 	uint64_t addr = 0, file = 1;
 	int64_t line = 1;
@@ -330,7 +182,7 @@ static int run_program(struct sp_dwarf_lines *dl, struct unit *u,
 	int sorted = 1, err = 0;
 
 	while (!err && r->p < r->end && !r->bad) {
-		uint8_t op = (uint8_t)rd_fixed(r, 1);
+		uint8_t op = (uint8_t)sp_dwarf_rd_fixed(r, 1);
 		int emit = 0;
 
 		if (op >= u->opcode_base) {
@@ -339,14 +191,14 @@ static int run_program(struct sp_dwarf_lines *dl, struct unit *u,
 			line += u->line_base + (int)(adj % u->line_range);
 			emit = 1;
 		} else if (op == 0) {
-			uint64_t len = rd_uleb(r);
+			uint64_t len = sp_dwarf_rd_uleb(r);
 			const uint8_t *next = r->p + (len <= (uint64_t)
 			                              (r->end - r->p) ? len : 0);
 			uint8_t sub;
 
 			if (len == 0 || len > (uint64_t)(r->end - r->p))
 				break;
-			sub = (uint8_t)rd_fixed(r, 1);
+			sub = (uint8_t)sp_dwarf_rd_fixed(r, 1);
 			if (sub == LNE_end_sequence) {
 				uint64_t start = seq_first < dl->n_rows
 				                 ? dl->rows[seq_first].addr
@@ -375,10 +227,11 @@ static int run_program(struct sp_dwarf_lines *dl, struct unit *u,
 				sorted = 1;
 			} else if (sub == LNE_set_address) {
 				if (len - 1 == 8 || len - 1 == 4)
-					addr = rd_fixed(r, (size_t)(len - 1));
+					addr = sp_dwarf_rd_fixed(r,
+					           (size_t)(len - 1));
 			} else if (sub == LNE_define_file && u->version < 5) {
-				const char *name = rd_cstr(r);
-				uint64_t dir = rd_uleb(r);
+				const char *name = sp_dwarf_rd_cstr(r);
+				uint64_t dir = sp_dwarf_rd_uleb(r);
 				/* Appending keeps the unit's files
 				 * contiguous: units are parsed in turn. */
 				if (name && !r->bad && dl->n_files ==
@@ -390,21 +243,25 @@ static int run_program(struct sp_dwarf_lines *dl, struct unit *u,
 			switch (op) {
 			case LNS_copy: emit = 1; break;
 			case LNS_advance_pc:
-				addr += rd_uleb(r) * u->min_inst;
+				addr += sp_dwarf_rd_uleb(r) * u->min_inst;
 				break;
-			case LNS_advance_line: line += rd_sleb(r); break;
-			case LNS_set_file: file = rd_uleb(r); break;
+			case LNS_advance_line:
+				line += sp_dwarf_rd_sleb(r);
+				break;
+			case LNS_set_file: file = sp_dwarf_rd_uleb(r); break;
 			case LNS_const_add_pc:
 				addr += (uint64_t)((255 - u->opcode_base) /
 				                   u->line_range) * u->min_inst;
 				break;
-			case LNS_fixed_advance_pc: addr += rd_fixed(r, 2); break;
+			case LNS_fixed_advance_pc:
+				addr += sp_dwarf_rd_fixed(r, 2);
+				break;
 			default:
 				/* Known ones without operands, and unknown
 				 * ones: skip the ULEB operands the header
 				 * declares. */
 				for (unsigned i = 0; i < u->std_lens[op - 1]; i++)
-					rd_uleb(r);
+					sp_dwarf_rd_uleb(r);
 			}
 		}
 		if (emit && !r->bad) {
@@ -427,17 +284,17 @@ static int run_program(struct sp_dwarf_lines *dl, struct unit *u,
 
 /* Parse the unit at r->p; on return r->p is at the next unit, or r->bad
  * when the unit length itself is unusable. */
-static int parse_unit(struct sp_dwarf_lines *dl, struct reader *r,
+static int parse_unit(struct sp_dwarf_lines *dl, struct sp_dwarf_reader *r,
                       const struct sp_line_sections *s, struct unit *u,
                       struct seqs *sq)
 {
-	struct reader ur, pr;
-	uint64_t len = rd_fixed(r, 4), hdr_len;
+	struct sp_dwarf_reader ur, pr;
+	uint64_t len = sp_dwarf_rd_fixed(r, 4), hdr_len;
 	int err;
 
 	u->off_size = 4;
 	if (len == 0xffffffff) {
-		len = rd_fixed(r, 8);
+		len = sp_dwarf_rd_fixed(r, 8);
 		u->off_size = 8;
 	} else if (len >= 0xfffffff0) {
 		r->bad = 1;
@@ -446,33 +303,34 @@ static int parse_unit(struct sp_dwarf_lines *dl, struct reader *r,
 		r->bad = 1;
 		return 0;
 	}
-	ur = (struct reader){r->p, r->p + len, 0};
+	ur = (struct sp_dwarf_reader){r->p, r->p + len, 0};
 	r->p += len;
 
-	u->version = (int)rd_fixed(&ur, 2);
+	u->version = (int)sp_dwarf_rd_fixed(&ur, 2);
 	if (u->version < 2 || u->version > 5)
 		return 0;
 	if (u->version >= 5) {
-		uint64_t addr_size = rd_fixed(&ur, 1);
-		rd_fixed(&ur, 1); /* segment_selector_size */
+		uint64_t addr_size = sp_dwarf_rd_fixed(&ur, 1);
+		sp_dwarf_rd_fixed(&ur, 1); /* segment_selector_size */
 		if (addr_size != 8 && addr_size != 4)
 			return 0;
 	}
-	hdr_len = rd_fixed(&ur, u->off_size);
+	hdr_len = sp_dwarf_rd_fixed(&ur, u->off_size);
 	if (ur.bad || hdr_len > (uint64_t)(ur.end - ur.p))
 		return 0;
-	pr = (struct reader){ur.p + hdr_len, ur.end, 0};
+	pr = (struct sp_dwarf_reader){ur.p + hdr_len, ur.end, 0};
 	ur.end = ur.p + hdr_len;
-	u->min_inst = (uint8_t)rd_fixed(&ur, 1);
+	u->min_inst = (uint8_t)sp_dwarf_rd_fixed(&ur, 1);
 	if (u->version >= 4)
-		rd_fixed(&ur, 1); /* maximum_operations_per_instruction:
-		                   * 1 on x86, op_index unused */
-	rd_fixed(&ur, 1); /* default_is_stmt */
-	u->line_base = (int8_t)rd_fixed(&ur, 1);
-	u->line_range = (uint8_t)rd_fixed(&ur, 1);
-	u->opcode_base = (uint8_t)rd_fixed(&ur, 1);
+		/* maximum_operations_per_instruction: 1 on x86,
+		 * op_index unused */
+		sp_dwarf_rd_fixed(&ur, 1);
+	sp_dwarf_rd_fixed(&ur, 1); /* default_is_stmt */
+	u->line_base = (int8_t)sp_dwarf_rd_fixed(&ur, 1);
+	u->line_range = (uint8_t)sp_dwarf_rd_fixed(&ur, 1);
+	u->opcode_base = (uint8_t)sp_dwarf_rd_fixed(&ur, 1);
 	u->std_lens = ur.p;
-	skip(&ur, u->opcode_base ? u->opcode_base - 1u : 0);
+	sp_dwarf_skip(&ur, u->opcode_base ? u->opcode_base - 1u : 0);
 	if (ur.bad || u->line_range == 0 || u->opcode_base == 0)
 		return 0;
 	u->n_dirs = 0;
@@ -535,7 +393,7 @@ int sp_dwarf_lines_new(const struct sp_line_sections *s,
                        struct sp_dwarf_lines **out)
 {
 	struct sp_dwarf_lines *dl = sp_calloc(1, sizeof(*dl));
-	struct reader r = {s->line, s->line + s->line_len, 0};
+	struct sp_dwarf_reader r = {s->line, s->line + s->line_len, 0};
 	struct unit u;
 	struct seqs sq = {0};
 	int err = 0;
