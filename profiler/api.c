@@ -73,17 +73,25 @@ static int in_owner(const struct stillprof_session *s)
 	return s->owner_pid == getpid();
 }
 
-int stillprof_session_start(stillprof_session *s)
+/* Start and write need a session of this process that is not running. */
+static int check_idle(const stillprof_session *s)
 {
-	struct timespec rt;
-	int err;
-
 	if (!s)
 		return -EINVAL;
 	if (!in_owner(s))
 		return STILLPROF_EDEAD;
 	if (s->running)
 		return STILLPROF_ERUNNING;
+	return 0;
+}
+
+int stillprof_session_start(stillprof_session *s)
+{
+	struct timespec rt;
+	int err;
+
+	if ((err = check_idle(s)))
+		return err;
 	/* Maps and unwinder live across starts: their caches stay warm. */
 	if (!s->maps && (err = sp_maps_new(&s->maps)))
 		return err;
@@ -180,12 +188,8 @@ int stillprof_session_write(stillprof_session *s, const char *path,
 	struct write_ctx w = {s, format};
 	int err;
 
-	if (!s)
-		return -EINVAL;
-	if (!in_owner(s))
-		return STILLPROF_EDEAD;
-	if (s->running)
-		return STILLPROF_ERUNNING;
+	if ((err = check_idle(s)))
+		return err;
 	if (format != STILLPROF_FORMAT_STACKPROF)
 		return STILLPROF_EBADFORMAT;
 	if (!path)

@@ -43,6 +43,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "sigalrm_baseline.h"
 
 #define NOINLINE __attribute__((noinline, noclone))
 
@@ -410,46 +411,7 @@ NOINLINE static void *torture_cpu_worker(void *arg)
 	return NULL;
 }
 
-/* ---- setup and the baseline timer ---------------------------------------- */
-
-static void on_sigalrm(int sig, siginfo_t *info, void *uctx)
-{
-	(void)sig;
-	(void)info;
-	(void)uctx;
-	atomic_fetch_add(&fx.n_sigalrm, 1);
-}
-
-/*
- * The stackprof :wall baseline: a process-wide ITIMER_REAL whose SIGALRM
- * goes to whichever thread the kernel picks.  Returns 0 or -errno.
- */
-static int sigalrm_start(long usec)
-{
-	struct sigaction sa;
-	struct itimerval it;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigalrm;
-	sa.sa_flags = SA_RESTART | SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) < 0)
-		return -errno;
-	it.it_interval.tv_sec = usec / 1000000;
-	it.it_interval.tv_usec = usec % 1000000;
-	it.it_value = it.it_interval;
-	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-static void sigalrm_stop(void)
-{
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	setitimer(ITIMER_REAL, &it, NULL);
-}
+/* ---- setup ---------------------------------------------------------------- */
 
 static int fixtures_init(void)
 {
@@ -596,7 +558,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (sigalrm_usec > 0 && !failed) {
-		err = sigalrm_start(sigalrm_usec);
+		err = baseline_sigalrm_start(sigalrm_usec, &fx.n_sigalrm);
 		if (err) {
 			fprintf(stderr, "eintr_torture: sigalrm: %s\n",
 				strerror(-err));
@@ -620,7 +582,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (sigalrm_usec > 0)
-		sigalrm_stop();
+		baseline_sigalrm_stop();
 	if (stuck) {
 		fflush(stdout);
 		_exit(3);

@@ -53,6 +53,7 @@
 #include <openssl/ssl.h>
 
 #include "mysql_proto.h"
+#include "sigalrm_baseline.h"
 
 static struct {
 	struct storm_target tgt;
@@ -103,40 +104,6 @@ static void unblock_sigalrm(void)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-static void on_sigalrm(int sig, siginfo_t *info, void *uctx)
-{
-	(void)sig;
-	(void)info;
-	(void)uctx;
-	atomic_fetch_add(&g.st->n_sigalrm, 1);
-}
-
-static int sigalrm_start(long usec)
-{
-	struct sigaction sa;
-	struct itimerval it;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigalrm;
-	sa.sa_flags = SA_RESTART | SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) < 0)
-		return -errno;
-	it.it_interval.tv_sec = usec / 1000000;
-	it.it_interval.tv_usec = usec % 1000000;
-	it.it_value = it.it_interval;
-	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-static void sigalrm_stop(void)
-{
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	setitimer(ITIMER_REAL, &it, NULL);
-}
 
 /* ---- the workers: retries and counts ------------------------------------- */
 
@@ -201,7 +168,7 @@ static int run_process(long sigalrm_usec)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	if (sigalrm_usec > 0) {
-		err = sigalrm_start(sigalrm_usec);
+		err = baseline_sigalrm_start(sigalrm_usec, &g.st->n_sigalrm);
 		if (err) {
 			fprintf(stderr, "mysql_connect_storm: sigalrm: %s\n",
 				strerror(-err));
@@ -221,7 +188,7 @@ static int run_process(long sigalrm_usec)
 	for (i = 0; i < n_started; i++)
 		pthread_join(tids[i], NULL);
 	if (sigalrm_usec > 0)
-		sigalrm_stop();
+		baseline_sigalrm_stop();
 	return n_started == g.n_threads ? 0 : 2;
 }
 
