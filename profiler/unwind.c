@@ -1,13 +1,29 @@
 /*
- * unwind.c - DWARF unwinding of a copied user stack with libunwind's remote
- * API, in the manner of Linux perf's unwind-libunwind-local.c: our own
- * accessors serve memory reads from the stack copy (or, for unwind tables
- * and code, from the loaded objects of this very process) and registers
- * from the captured register set.  The target thread is never touched.
+ * unwind.c - DWARF unwinding of a copied user stack.  Cached CFI rules
+ * (unwind_cfi.c) step the frames they can describe; the rest goes to
+ * libunwind's remote API, in the manner of Linux perf's
+ * unwind-libunwind-local.c: our own accessors serve memory reads from the
+ * stack copy (or, for unwind tables and code, from the loaded objects of
+ * this very process) and registers from the captured register set.  The
+ * target thread is never touched.
  *
  * Unwind tables come from each object's mapped .eh_frame_hdr (maps.c); the
  * table search is libunwind's exported but undeclared
  * dwarf_search_unwind_table, the same entry point perf uses.
+ *
+ * Hand-over: when the fast path meets a frame it cannot step, libunwind
+ * redoes the whole stack from the captured registers.  Continuing from
+ * that frame instead would save the frames already found, but libunwind
+ * takes a remote cursor's first pc as a leaf: a return address would have
+ * to be passed as pc - 1, which changes rip-based expressions (.plt CFA)
+ * and its "ip and cfa unchanged" stop; and only rsp, rip and rbp would be
+ * known there.  Redoing keeps the result exactly libunwind's; such stacks
+ * are rare (signal frames, code without CFI, garbage), see the stats.
+ *
+ * One deliberate difference from libunwind alone, on both paths: a return
+ * address in no loaded object ends the stack.  libunwind 1.6 would try its
+ * "bad function pointer" fixup there, which reads the *leaf's* rsp (its
+ * loc[RSP] is not updated on x86-64), so it only makes sense for the leaf.
  */
 #include <libunwind.h>
 #include <string.h>
@@ -15,6 +31,10 @@
 #include "internal.h"
 #include "maps.h"
 #include "unwind.h"
+#include "unwind_cfi.h"
+
+_Static_assert(SP_UW_FALLBACK_KINDS == SP_CFI_WHY_COUNT,
+               "sp_unwind_stats.fallbacks has one entry per sp_cfi_why");
 
 extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
                                               unw_word_t ip,
@@ -26,6 +46,10 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
 struct sp_unwinder {
 	unw_addr_space_t as;
 	struct sp_maps *maps;
+	struct sp_cfi *cfi;
+	uint64_t maps_rescans; /* maps->rescans when maps_sig was taken */
+	uint64_t maps_sig;
+	struct sp_unwind_stats st;
 };
 
 struct uw_arg {
@@ -149,40 +173,141 @@ static unw_accessors_t accessors = {
 	.get_proc_name = acc_get_proc_name,
 };
 
+/* What identifies the set of loaded objects: their ranges and tables. */
+static uint64_t maps_signature(const struct sp_maps *m)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a over the words */
+
+	for (size_t i = 0; i < m->n_objs; i++) {
+		const struct sp_object *o = &m->objs[i];
+		uint64_t w[4] = {o->base, o->text_lo, o->text_hi,
+		                 o->eh_frame_hdr};
+		for (int j = 0; j < 4; j++)
+			h = (h ^ w[j]) * 1099511628211ull;
+	}
+	return h ^ m->n_objs;
+}
+
+/* Cached rules are keyed by pc alone: after a rescan that found objects
+ * gone or moved (dlclose, dlopen), they may describe other code. */
+static void check_maps(struct sp_unwinder *uw)
+{
+	uint64_t sig;
+
+	if (uw->maps->rescans == uw->maps_rescans)
+		return;
+	uw->maps_rescans = uw->maps->rescans;
+	sig = maps_signature(uw->maps);
+	if (sig != uw->maps_sig) {
+		uw->maps_sig = sig;
+		sp_unwinder_flush(uw);
+	}
+}
+
 int sp_unwinder_new(struct sp_maps *maps, struct sp_unwinder **out)
 {
 	struct sp_unwinder *uw = sp_calloc(1, sizeof(*uw));
+	int err = -ENOMEM;
 
 	if (!uw)
 		return -ENOMEM;
 	uw->maps = maps;
+	uw->maps_rescans = maps->rescans;
+	uw->maps_sig = maps_signature(maps);
 	uw->as = unw_create_addr_space(&accessors, 0);
-	if (!uw->as) {
-		sp_free(uw);
-		return -ENOMEM;
-	}
+	if (!uw->as)
+		goto err_out;
 	/* A remote address space starts uncached; the global cache halves
 	 * the cost of repeated unwinds through the same functions. */
 	unw_set_caching_policy(uw->as, UNW_CACHE_GLOBAL);
+	if ((err = sp_cfi_new(&uw->cfi)))
+		goto err_out;
 	*out = uw;
 	return 0;
+
+err_out:
+	sp_unwinder_free(uw);
+	return err;
 }
 
 void sp_unwinder_free(struct sp_unwinder *uw)
 {
+	struct sp_unwind_stats st;
+
 	if (!uw)
 		return;
-	unw_destroy_addr_space(uw->as);
+	if (uw->cfi && uw->st.stacks) {
+		const uint64_t *f;
+		sp_unwinder_get_stats(uw, &st);
+		f = st.fallbacks;
+		sp_info("unwind: %llu stacks, %llu by CFI rules alone "
+		        "(%llu ended at an unknown rbp); libunwind did %llu "
+		        "(no CFI %llu, unsupported CFI %llu, bad step %llu, "
+		        "no rsp %llu, leaf in no object %llu); "
+		        "%llu rule misses in %llu lookups",
+		        (unsigned long long)st.stacks,
+		        (unsigned long long)st.fast_stacks,
+		        (unsigned long long)st.rbp_stops,
+		        (unsigned long long)(st.stacks - st.fast_stacks),
+		        (unsigned long long)f[SP_CFI_NOINFO],
+		        (unsigned long long)f[SP_CFI_UNSUPPORTED],
+		        (unsigned long long)f[SP_CFI_BAD_STEP],
+		        (unsigned long long)f[SP_CFI_NO_REGS],
+		        (unsigned long long)f[SP_CFI_NO_OBJECT],
+		        (unsigned long long)st.rule_misses,
+		        (unsigned long long)st.rule_lookups);
+	}
+	if (uw->as)
+		unw_destroy_addr_space(uw->as);
+	sp_cfi_free(uw->cfi);
 	sp_free(uw);
 }
 
 void sp_unwinder_flush(struct sp_unwinder *uw)
 {
 	unw_flush_cache(uw->as, 0, 0);
+	sp_cfi_flush(uw->cfi);
 }
+
+void sp_unwinder_get_stats(const struct sp_unwinder *uw,
+                           struct sp_unwind_stats *out)
+{
+	struct sp_cfi_stats cs;
+
+	*out = uw->st;
+	sp_cfi_get_stats(uw->cfi, &cs);
+	out->rule_lookups = cs.lookups;
+	out->rule_misses = cs.misses;
+	out->flushes = cs.flushes;
+	out->rbp_stops = cs.rbp_stops;
+}
+
+static int run_libunwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
+                         uint64_t *pcs, int max, int stop_outside);
 
 int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
               uint64_t *pcs, int max)
+{
+	enum sp_cfi_why why;
+	int n;
+
+	if (max <= 0 || !(in->have & (1u << SP_REG_RIP)) || !in->regs[SP_REG_RIP])
+		return 0;
+	check_maps(uw);
+	uw->st.stacks++;
+	if (sp_cfi_unwind(uw->cfi, uw->maps, in, pcs, max, &n, &why) ==
+	    SP_CFI_DONE) {
+		uw->st.fast_stacks++;
+		return n;
+	}
+	uw->st.fallbacks[why]++;
+	return run_libunwind(uw, in, pcs, max, 1);
+}
+
+/* libunwind's walk.  With stop_outside, a pc after the first that lies in
+ * no loaded object is the last one (see the file comment). */
+static int run_libunwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
+                         uint64_t *pcs, int max, int stop_outside)
 {
 	struct uw_arg arg = {uw, in};
 	unw_cursor_t cur;
@@ -199,6 +324,22 @@ int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || ip == 0)
 			break;
 		pcs[n++] = ip;
+		if (stop_outside && n > 1 && !sp_maps_find(uw->maps, ip))
+			break;
 	} while (n < max && unw_step(&cur) > 0);
+	return n;
+}
+
+int sp_unwind_libunwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
+                        uint64_t *pcs, int max, int uncached)
+{
+	int n;
+
+	if (!uncached)
+		return run_libunwind(uw, in, pcs, max, 0);
+	/* Each policy change flushes libunwind's cache. */
+	unw_set_caching_policy(uw->as, UNW_CACHE_NONE);
+	n = run_libunwind(uw, in, pcs, max, 0);
+	unw_set_caching_policy(uw->as, UNW_CACHE_GLOBAL);
 	return n;
 }

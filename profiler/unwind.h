@@ -1,7 +1,9 @@
 /*
  * unwind.h - unwinding a thread's user stack from a copy of it (perf's
  * PERF_SAMPLE_STACK_USER, or a process_vm_readv copy for a blocked thread)
- * plus the registers captured with it.  Runs on the sampling thread only.
+ * plus the registers captured with it: cached CFI rules first
+ * (unwind_cfi.c), libunwind for the frames they cannot step.  Runs on the
+ * sampling thread only.
  */
 #ifndef SP_UNWIND_H
 #define SP_UNWIND_H
@@ -30,6 +32,24 @@ struct sp_uw_input {
 
 struct sp_unwinder;
 
+/* Why a stack was finished by libunwind (enum sp_cfi_why). */
+#define SP_UW_FALLBACK_KINDS 5
+
+struct sp_unwind_stats {
+	uint64_t stacks;       /* sp_unwind calls with a valid rip */
+	uint64_t fast_stacks;  /* of which the CFI rules did alone */
+	/* the others, by the reason the fast path gave up: no CFI, CFI it
+	 * does not model, CFA not above sp, no rsp, leaf pc in no object */
+	uint64_t fallbacks[SP_UW_FALLBACK_KINDS];
+	uint64_t rbp_stops;    /* fast stacks ended by an unknown rbp */
+	uint64_t rule_lookups, rule_misses, flushes;
+};
+
+/*
+ * Create an unwinder over maps (borrowed: it must outlive the unwinder).
+ * Returns 0 and *out, or -ENOMEM.  Free with sp_unwinder_free (NULL is a
+ * no-op), which logs the statistics at info level.
+ */
 int sp_unwinder_new(struct sp_maps *maps, struct sp_unwinder **out);
 void sp_unwinder_free(struct sp_unwinder *uw);
 
@@ -41,7 +61,24 @@ void sp_unwinder_free(struct sp_unwinder *uw);
 int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
               uint64_t *pcs, int max);
 
-/* Flush cached unwind information (after dlclose). */
+/*
+ * The same with libunwind alone, for tests and comparisons.  uncached: do
+ * without (and flush) libunwind's cache, whose entries are keyed by ip
+ * alone, so that the leaf's row at ip X can be reused for a caller frame
+ * whose return address is X (and the other way round): the reference for
+ * a test of random stacks must be uncached to be deterministic.
+ */
+int sp_unwind_libunwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
+                        uint64_t *pcs, int max, int uncached);
+
+/*
+ * Flush cached unwind information: call after objects were unloaded.
+ * sp_unwind also flushes by itself when a rescan of maps finds the set of
+ * loaded objects changed.
+ */
 void sp_unwinder_flush(struct sp_unwinder *uw);
+
+void sp_unwinder_get_stats(const struct sp_unwinder *uw,
+                           struct sp_unwind_stats *out);
 
 #endif
