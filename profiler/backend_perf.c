@@ -200,12 +200,15 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 		goto fail;
 	}
 	if (s->epfd >= 0) {
-		/* EPOLLIN at the watermark drains early under bursts;
-		 * EPOLLHUP tells us the thread has exited.  The tag is the
-		 * tid, looked up again at dispatch: an entry detached
-		 * earlier in the same epoll batch is then simply absent. */
-		struct epoll_event ev = {.events = EPOLLIN,
-		                         .data.u64 = SP_EV_THREAD | (uint32_t)tid};
+		/* EPOLLHUP (always reported) tells us the thread has
+		 * exited.  In CPU mode the ticks are sparse, so EPOLLIN at
+		 * the watermark drains a filling ring early; in wall mode
+		 * every tick drains every ring and those wake-ups would only
+		 * cost.  The tag is the tid, looked up again at dispatch: an
+		 * entry detached earlier in the same batch is then absent. */
+		struct epoll_event ev = {
+		    .events = s->opts.mode == STILLPROF_MODE_CPU ? EPOLLIN : 0,
+		    .data.u64 = SP_EV_THREAD | (uint32_t)tid};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0) {
 			err = -errno;
 			goto fail;
@@ -352,7 +355,7 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 {
-	struct drain_ctx d = {s, ts, getpid()};
+	struct drain_ctx d = {s, ts, s->owner_pid};
 
 	sp_perf_ring_drain(&ts->ring, handle_record, &d);
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "report.h"
 #include "session.h"
 
 #ifndef SP_PKGLIBDIR
@@ -37,6 +38,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: stillprof record [--mode wall|cpu] [--interval US] "
 	        "[--out FILE] [--raw|--no-raw] -- COMMAND [ARGS...]\n"
+	        "       stillprof report FILE [--text] [--thread TID|NAME] "
+	        "[--limit N]\n"
 	        "       stillprof --version\n"
 	        "\n"
 	        "record   run COMMAND under the sampling profiler and write a "
@@ -48,7 +51,11 @@ static void usage(FILE *f)
 	        "         --out       output file (default "
 	        "stillprof-PID.dump)\n"
 	        "         --raw       keep every sample (default); --no-raw "
-	        "to drop :raw arrays\n");
+	        "to drop :raw arrays\n"
+	        "report   print a top table of a stackprof dump (Marshal or "
+	        "JSON, from\n"
+	        "         stillprof or the stackprof gem); --thread narrows "
+	        "to one thread\n");
 }
 
 static int file_exists(const char *p)
@@ -373,6 +380,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "record"))
 		return cmd_record(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "report"))
+		return sp_report_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		printf("stillprof %s\n", STILLPROF_VERSION);
 		return 0;

@@ -32,9 +32,10 @@
  * once, the rescan catches threads created by unsampled threads (e.g. one
  * whose attach failed) and refreshes names set after creation. */
 #define SP_RESCAN_NS (100u * 1000 * 1000)
-/* CPU mode only needs ticks to drain the rings. */
-#define SP_CPU_TICK_MIN_US 1000
-#define SP_CPU_TICK_MAX_US 10000
+/* CPU mode only needs ticks to drain the rings (the watermark wakes us
+ * earlier when one fills): 10 ms of 1 kHz samples with 8 KiB stacks fit in
+ * a 32-page ring. */
+#define SP_CPU_TICK_US 10000
 
 int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
                       uint32_t stack, uint64_t t_ns, int state)
@@ -288,12 +289,8 @@ int sp_sampler_start(struct stillprof_session *s)
 	if ((err = add_watch(s->epfd, s->stop_efd, SP_EV_STOP)) ||
 	    (err = add_watch(s->epfd, s->tick_tfd, SP_EV_TICK)))
 		goto err_out;
-	if (s->opts.mode == STILLPROF_MODE_CPU) {
-		if (tick_us < SP_CPU_TICK_MIN_US)
-			tick_us = SP_CPU_TICK_MIN_US;
-		if (tick_us > SP_CPU_TICK_MAX_US)
-			tick_us = SP_CPU_TICK_MAX_US;
-	}
+	if (s->opts.mode == STILLPROF_MODE_CPU)
+		tick_us = SP_CPU_TICK_US;
 	its.it_interval.tv_sec = tick_us / 1000000;
 	its.it_interval.tv_nsec = (long)(tick_us % 1000000) * 1000;
 	s->tick_ns = (uint64_t)tick_us * 1000u;

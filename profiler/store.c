@@ -2,11 +2,12 @@
  * store.c - the sample store (store.h): threads, interned stacks of raw
  * pcs, the sample sequence, and after the run the resolved frame table.
  *
- * The public struct sp_store is embedded at the start of a private one that
- * also holds the lookup tables the writers never read: a tid index for
+ * The public struct sp_store is embedded at the start of a private one
+ * (store_priv.h) that also holds the lookup tables the writers never read: a tid index for
  * threads, and two address maps used by sp_store_resolve (looked-up pc ->
  * frame and line, function key -> frame).  Symbolization itself is
- * symbols.c's job; this file only decides what a frame is.
+ * symbols.c's job; this file only decides what a frame is.  Stacks that
+ * arrive already resolved (dump readers) are added by store_import.c.
  *
  * Frame ids (stackprof's frames keys) are (index + 1) * 8: even, never the
  * GC pseudo-frame ids 1/3/5, >= 8, below 2^53 while there are fewer than
@@ -18,55 +19,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "store.h"
+#include "store_priv.h"
 #include "symbols.h"
-
-/* Open-addressing map from (key, kind) to a frame index and a line. */
-struct addr_slot {
-	uint64_t key;
-	uint32_t val;   /* frame index + 1; 0 = empty slot */
-	int32_t line;
-	uint32_t kind;
-};
-
-struct addr_map {
-	struct addr_slot *slots;
-	size_t n_slots;  /* power of two, or 0 */
-	size_t n_used;
-};
-
-/* Kinds of addr_map keys. */
-enum {
-	PC_LEAF = 0,    /* pc_map: the leaf pc, looked up as is */
-	PC_CALLER = 1,  /* pc_map: a return address, looked up as pc - 1 */
-	FN_START = 0,   /* fn_map: runtime start address of a function */
-	FN_PC = 1,      /* fn_map: a pc no symbol covers */
-};
-
-struct store_priv {
-	struct sp_store pub;      /* first: the public view */
-	size_t n_resolved;        /* stacks [0, n_resolved) have frames */
-	struct addr_map pc_map;
-	struct addr_map fn_map;
-	uint32_t *tid_slots;      /* thread index + 1; 0 = empty */
-	size_t n_tid_slots;       /* power of two, or 0 */
-};
-
-static struct store_priv *priv(struct sp_store *st)
-{
-	return (struct store_priv *)st;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	/* splitmix64's finalizer: spreads nearby addresses over all bits. */
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
 
 static struct addr_slot *map_find(struct addr_map *m, uint64_t key,
                                   uint32_t kind)
@@ -157,6 +111,9 @@ void sp_store_free(struct sp_store *st)
 	sp_free(p->pc_map.slots);
 	sp_free(p->fn_map.slots);
 	sp_free(p->tid_slots);
+	for (i = 0; i < p->n_strs; i++)
+		sp_free(p->strs[i]);
+	sp_free(p->strs);
 	sp_free(p);
 }
 
@@ -271,7 +228,7 @@ static uint64_t stack_hash(const uint64_t *pcs, uint32_t n)
 	return h;
 }
 
-static int buckets_grow(struct sp_store *st)
+int sp_store_buckets_grow(struct sp_store *st)
 {
 	size_t n = st->n_buckets ? st->n_buckets * 2 : 1024, i;
 	uint32_t *b = sp_calloc(n, sizeof(*b));
@@ -303,8 +260,10 @@ int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
 		for (i = st->buckets[h & (st->n_buckets - 1)]; i;
 		     i = st->stacks[i - 1].hash_next) {
 			s = &st->stacks[i - 1];
+			/* pcs == NULL: a stack added by sp_store_add_resolved. */
 			if (s->hash == h && s->n == n &&
-			    (n == 0 || !memcmp(s->pcs, pcs, n * sizeof(*pcs)))) {
+			    (n == 0 || (s->pcs && !memcmp(s->pcs, pcs,
+			                                  n * sizeof(*pcs))))) {
 				*idx = i - 1;
 				return 0;
 			}
@@ -318,7 +277,7 @@ int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
 		return SP_ERR(err);
 	/* Load factor 1: chains average one stack. */
 	if (st->n_stacks + 1 > st->n_buckets) {
-		err = buckets_grow(st);
+		err = sp_store_buckets_grow(st);
 		if (err)
 			return err;
 	}
@@ -491,7 +450,8 @@ static int resolve_stack(struct store_priv *p, struct sp_symbols *syms,
 	uint32_t k;
 	int err;
 
-	if (!s->n)
+	/* Stacks added by sp_store_add_resolved come with their frames. */
+	if (!s->n || s->frames)
 		return 0;
 	s->frames = sp_reallocarray(NULL, s->n, sizeof(*s->frames));
 	s->lines = sp_reallocarray(NULL, s->n, sizeof(*s->lines));

@@ -67,8 +67,12 @@ struct sp_run_info {
 	uint64_t start_realtime_ns;
 	uint64_t duration_ns;     /* sum of start..stop intervals */
 	uint64_t missed_samples;
-	const char *backend;      /* static string, e.g. "perf_event" */
-	const char *guarantee;    /* static string */
+	const char *backend;      /* static string, e.g. "perf_event" (or
+	                           * sp_store_strdup'd when read from a dump) */
+	const char *guarantee;    /* static string (idem) */
+	const char *mode_name;    /* NULL when recorded; the stackprof mode of
+	                           * a dump read back ("cpu", "wall", "object",
+	                           * "custom"), which writers should prefer */
 	pid_t pid;
 };
 
@@ -112,13 +116,30 @@ int sp_store_thread_new(struct sp_store *st, pid_t tid, const char *name,
 int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
                     uint32_t *idx);
 
+/*
+ * Intern a stack that is already resolved (read from a dump): n frame
+ * indices into st->frames and their current lines, both leaf first (n may
+ * be 0).  Identical frames and lines give the same index; such a stack
+ * never equals a stack of pcs and has pcs == NULL.  sp_store_resolve does
+ * not symbolize it but counts its samples, so call sp_store_resolve (syms
+ * may be NULL) after adding samples.  Returns 0, -ENOMEM, or -EINVAL for
+ * a frame index out of range.
+ */
+int sp_store_add_resolved(struct sp_store *st, const uint32_t *frames,
+                          const int32_t *lines, uint32_t n, uint32_t *idx);
+
+/* Copy s into storage the store owns and frees in sp_store_free, e.g. for
+ * info.backend read from a dump.  Returns 0 or -ENOMEM. */
+int sp_store_strdup(struct sp_store *st, const char *s, const char **out);
+
 /* Append a sample.  Returns 0 or -ENOMEM. */
 int sp_store_add_sample(struct sp_store *st, uint32_t stack, uint32_t thread,
                         uint64_t t_ns, int state);
 
 /* Symbolize every pc of every stack through syms (may be NULL: names become
  * hex addresses) and fill frames, per-stack frames/lines, and the frames'
- * total/self counts.  Idempotent: a second call re-resolves only new stacks.
+ * total/self counts.  Idempotent: a second call re-resolves only new stacks;
+ * stacks from sp_store_add_resolved are only counted.
  * Returns 0 or -ENOMEM. */
 int sp_store_resolve(struct sp_store *st, struct sp_symbols *syms);
 
