@@ -5,8 +5,9 @@
  * threads and prints the text view, a top table laid out like
  * `stackprof --text` (lib/stackprof/report.rb print_text) so the two can
  * be compared line by line, plus the back-end and thread list that only
- * stillprof dumps carry.  The file outputs (--json, --pprof, ...) are
- * formats/writers.h's and are refused here until they are wired in.
+ * stillprof dumps carry.  --json, --pprof and --collapsed write the same
+ * (narrowed) store through formats/writers.h; --speedscope and
+ * --flamegraph are not written yet and are refused.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,26 +17,59 @@
 
 #include "internal.h"
 #include "store.h"
+#include "formats.h"
 #include "readers.h"
+#include "writers.h"
 #include "report.h"
 
 #define DEFAULT_LIMIT 30
 
-/* Output options handled by formats/writers.h (not wired in yet). */
-static const char *const file_outputs[] = {
-	"--json", "--pprof", "--collapsed", "--speedscope", "--flamegraph",
+/* File outputs: option, writer.  Each writes through a temporary file
+ * renamed into place (sp_write_file_atomic). */
+enum { OUT_JSON, OUT_PPROF, OUT_COLLAPSED, N_OUTPUTS };
+static const char *const file_outputs[N_OUTPUTS] = {
+	"--json", "--pprof", "--collapsed",
+};
+/* Not written yet: refused with a clear message. */
+static const char *const planned_outputs[] = {"--speedscope", "--flamegraph"};
+
+static int write_json(struct sp_sink *sink, void *st)
+{
+	return sp_stackprof_json_write(st, NULL, sink);
+}
+
+static int write_pprof(struct sp_sink *sink, void *st)
+{
+	return sp_pprof_write(st, NULL, sink);
+}
+
+static int write_collapsed(struct sp_sink *sink, void *st)
+{
+	struct sp_collapsed_opts o = {.thread_root = 1};
+	return sp_collapsed_write(st, &o, sink);
+}
+
+static sp_write_fn *const writers[N_OUTPUTS] = {
+	write_json, write_pprof, write_collapsed,
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: stillprof report FILE [--text] [--thread TID|NAME] "
-	        "[--limit N]\n"
+	        "usage: stillprof report FILE [--text] [--json OUT] "
+	        "[--pprof OUT] [--collapsed OUT]\n"
+	        "                        [--thread TID|NAME] [--limit N]\n"
 	        "\n"
 	        "Reads a stackprof dump (written by stillprof or by the "
 	        "stackprof gem;\nMarshal or JSON) and prints its top frames "
 	        "by self samples.\n"
-	        "  --text      top table like `stackprof --text` (default)\n"
+	        "  --text      top table like `stackprof --text` (default "
+	        "without file outputs)\n"
+	        "  --json      write the stackprof JSON (`stackprof --json`, "
+	        "speedscope)\n"
+	        "  --pprof     write a gzipped pprof profile (go tool pprof)\n"
+	        "  --collapsed write folded stacks, thread as root frame "
+	        "(flamegraph.pl)\n"
 	        "  --thread    only the samples of the thread with this tid "
 	        "or name\n"
 	        "  --limit     number of frames shown (default %d, 0 = all)\n",
@@ -328,8 +362,9 @@ int sp_report_main(int argc, char **argv)
 	const char *path = NULL, *thread = NULL;
 	size_t limit = DEFAULT_LIMIT, j;
 	uint8_t *keep = NULL;
+	const char *outputs[N_OUTPUTS] = {NULL};
 	char err_msg[600];
-	int i, err, status = 1;
+	int i, err, status = 1, text = 0, n_outputs = 0;
 
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -338,6 +373,7 @@ int sp_report_main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--text")) {
+			text = 1;
 			continue;
 		} else if (!strcmp(a, "--thread") || !strcmp(a, "--limit")) {
 			if (i + 1 >= argc) {
@@ -353,11 +389,23 @@ int sp_report_main(int argc, char **argv)
 				return 2;
 			}
 		} else if (a[0] == '-' && a[1]) {
-			for (j = 0; j < SP_ARRAY_LEN(file_outputs); j++) {
-				if (!strcmp(a, file_outputs[j])) {
+			for (j = 0; j < N_OUTPUTS; j++)
+				if (!strcmp(a, file_outputs[j]))
+					break;
+			if (j < N_OUTPUTS) {
+				if (i + 1 >= argc || !argv[i + 1][0]) {
 					fprintf(stderr, "stillprof report: %s "
-					        "is not yet supported (only "
-					        "--text)\n", a);
+					        "needs an output file\n", a);
+					return 2;
+				}
+				n_outputs += !outputs[j];
+				outputs[j] = argv[++i];
+				continue;
+			}
+			for (j = 0; j < SP_ARRAY_LEN(planned_outputs); j++) {
+				if (!strcmp(a, planned_outputs[j])) {
+					fprintf(stderr, "stillprof report: %s "
+					        "is not yet supported\n", a);
 					return 2;
 				}
 			}
@@ -411,9 +459,23 @@ int sp_report_main(int argc, char **argv)
 		if (err)
 			goto oom;
 	}
-	err = print_text(narrow ? narrow : st, st, &info, thread, limit);
-	if (err)
-		goto oom;
+	for (j = 0; j < N_OUTPUTS; j++) {
+		if (!outputs[j])
+			continue;
+		err = sp_write_file_atomic(outputs[j], writers[j],
+		                           narrow ? narrow : st);
+		if (err) {
+			fprintf(stderr, "stillprof report: writing %s: %s\n",
+			        outputs[j], stillprof_strerror(err));
+			goto out;
+		}
+	}
+	if (text || !n_outputs) {
+		err = print_text(narrow ? narrow : st, st, &info, thread,
+		                 limit);
+		if (err)
+			goto oom;
+	}
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "stillprof report: writing the report: %s\n",
 		        strerror(errno));

@@ -1,11 +1,18 @@
 /*
- * make_dump.c - writes a realistic synthetic stackprof dump for
- * stackprof_cli.sh: three threads (a request loop, a recursive fib worker,
- * a worker blocked in read_socket), 210 wall-mode samples over 70 ticks,
- * unknown pcs and empty stacks, raw and aggregate on.  Symbols come from
- * the fake sp_symbols_lookup below, so no real binary is involved.
+ * make_dump.c - writes a realistic synthetic profile for stackprof_cli.sh
+ * and pprof_go_tool.sh: three threads (a request loop, a recursive fib
+ * worker, a worker blocked in read_socket), 210 wall-mode samples over 70
+ * ticks, unknown pcs and empty stacks.  Symbols come from the fake
+ * sp_symbols_lookup below, so no real binary is involved.  The same store
+ * goes to every format, so the formats can be compared with each other.
  *
- *   make_dump OUT.dump    prints "NAME TOTAL SELF" per function on stdout
+ *   make_dump OUT                       a stackprof dump
+ *   make_dump (--format FORMAT OUT)...  the same store in several formats
+ *
+ * and prints "NAME TOTAL SELF" per function on stdout.
+ * FORMAT: stackprof (default; Marshal, raw and aggregate on), json
+ * (stackprof --json form), pprof (gzipped profile.proto), collapsed,
+ * collapsed-threads (thread as root frame).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +24,7 @@
 #include "store.h"
 #include "symbols.h"
 #include "formats.h"
+#include "writers.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 
@@ -118,23 +126,38 @@ static int build(struct sp_store *st)
 
 struct ctx {
 	struct sp_store *st;
-	struct sp_stackprof_opts o;
+	const char *format;
 };
 
 static int write_fn(struct sp_sink *sink, void *arg)
 {
+	static const struct sp_stackprof_opts dump = { .raw = 1,
+	                                               .aggregate = 1 };
+	static const struct sp_collapsed_opts threads = { .thread_root = 1 };
 	struct ctx *c = arg;
 
-	return sp_stackprof_write(c->st, &c->o, sink);
+	if (!strcmp(c->format, "stackprof"))
+		return sp_stackprof_write(c->st, &dump, sink);
+	if (!strcmp(c->format, "json"))
+		return sp_stackprof_json_write(c->st, NULL, sink);
+	if (!strcmp(c->format, "pprof"))
+		return sp_pprof_write(c->st, NULL, sink);
+	if (!strcmp(c->format, "collapsed"))
+		return sp_collapsed_write(c->st, NULL, sink);
+	if (!strcmp(c->format, "collapsed-threads"))
+		return sp_collapsed_write(c->st, &threads, sink);
+	return -EINVAL;
 }
 
 int main(int argc, char **argv)
 {
-	struct ctx c = { .o = { .raw = 1, .aggregate = 1 } };
-	int err;
+	struct ctx c = { .format = "stackprof" };
+	int err, i;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s OUT.dump\n", argv[0]);
+	if (argc < 2 || (argc > 2 && (argc - 1) % 3)) {
+		fprintf(stderr, "usage: %s OUT | %s (--format stackprof|json|"
+		        "pprof|collapsed|collapsed-threads OUT)...\n",
+		        argv[0], argv[0]);
 		return 2;
 	}
 	err = sp_store_new(&c.st);
@@ -142,10 +165,20 @@ int main(int argc, char **argv)
 		err = build(c.st);
 	if (!err)
 		err = sp_store_resolve(c.st, (struct sp_symbols *)&c);
-	if (!err)
-		err = sp_write_file_atomic(argv[1], write_fn, &c);
+	/* One store, every requested file: they describe the same run. */
+	for (i = argc == 2 ? 1 : 3; !err && i < argc; i += 3) {
+		if (argc > 2 && strcmp(argv[i - 2], "--format"))
+			err = -EINVAL;
+		if (argc > 2)
+			c.format = argv[i - 1];
+		if (!err)
+			err = sp_write_file_atomic(argv[i], write_fn, &c);
+		if (err)
+			break;
+	}
 	if (err) {
-		fprintf(stderr, "make_dump: %s: %s\n", argv[1],
+		fprintf(stderr, "make_dump: %s (%s): %s\n",
+		        i < argc ? argv[i] : "-", c.format,
 		        stillprof_strerror(err));
 		sp_store_free(c.st);
 		return 1;

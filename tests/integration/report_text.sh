@@ -122,8 +122,8 @@ expect_exit 2 "unknown option" "unknown option" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --bogus
 expect_exit 2 "bad --limit" "bad --limit" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --limit -3
-expect_exit 2 "--json not yet supported" "not yet supported" \
-	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --json "$T/x.json"
+expect_exit 2 "--speedscope not yet supported" "not yet supported" \
+	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --speedscope "$T/x.json"
 expect_exit 1 "--thread without per-thread data" "per-thread" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --thread 1
 
@@ -192,6 +192,45 @@ else
 	fi
 	expect_exit 1 "--thread unknown" "no thread" \
 		"$STILLPROF" report "$T/demo.dump" --thread no-such-thread
+
+	# File outputs of the same dump: JSON reads in the stackprof CLI
+	# with the Marshal dump's totals, collapsed counts add up to the
+	# samples, pprof reads in go tool pprof when Go is installed.
+	if timeout $LIMIT "$STILLPROF" report "$T/demo.dump" --json \
+	    "$T/demo.json" --collapsed "$T/demo.folded" --pprof \
+	    "$T/demo.pb.gz" >"$T/out" 2>"$T/err" && [ ! -s "$T/out" ]; then
+		pass "--json/--collapsed/--pprof write files and no text"
+	else
+		fail "report file outputs: $(head -c 300 "$T/err")"
+	fi
+	if command -v stackprof >/dev/null 2>&1 &&
+	    stackprof "$T/demo.dump" --text --limit 1000 >"$T/mt" &&
+	    stackprof "$T/demo.json" --text --limit 1000 >"$T/jt" &&
+	    rows "$T/mt" >"$T/m" && rows "$T/jt" >"$T/j" &&
+	    [ -s "$T/m" ] && cmp -s "$T/m" "$T/j"; then
+		pass "stackprof CLI: JSON output has the dump's totals"
+	else
+		fail "stackprof CLI: JSON output totals differ from the dump's"
+	fi
+	samples=$("$RUBY" -e 'p Marshal.load(File.binread(ARGV[0]))[:samples]' "$T/demo.dump")
+	folded=$(awk '{ n += $NF } END { print n + 0 }' "$T/demo.folded")
+	if [ "$samples" = "$folded" ] && grep -q '^poller-[0-9]*;' "$T/demo.folded"; then
+		pass "collapsed: $folded samples, thread as root frame"
+	else
+		fail "collapsed: $folded samples vs $samples in the dump"
+	fi
+	if command -v go >/dev/null 2>&1; then
+		GOHOME=$T/gohome; mkdir -p "$GOHOME"
+		if HOME=$GOHOME GOCACHE=$GOHOME/cache PPROF_TMPDIR=$GOHOME \
+		    timeout 300 go tool pprof -top "$T/demo.pb.gz" >"$T/top" 2>&1 &&
+		    grep -q 'hash_block' "$T/top"; then
+			pass "go tool pprof -top reads the pprof output"
+		else
+			fail "go tool pprof: $(head -c 300 "$T/top")"
+		fi
+	else
+		echo "SKIP: go tool pprof (golang-go not installed)"
+	fi
 fi
 
 if [ "$failures" -ne 0 ]; then
