@@ -66,6 +66,20 @@ int sp_collapsed_write(const struct sp_store *st,
                        const struct sp_collapsed_opts *o,
                        struct sp_sink *sink);
 
+/* ---- speedscope.c ---- */
+
+/*
+ * Write speedscope's file format: a shared frame table and one "sampled"
+ * profile per thread ("NAME (tid N)"), samples in time order, root
+ * first.  Weights are microseconds: in wall mode the time since the
+ * thread's previous sample (the interval for its first), in cpu mode the
+ * interval; other modes weigh 1 (unit "none").  opts_unused is for
+ * future options and may be NULL.  Returns 0, the sink's error, -ENOMEM,
+ * or -EINVAL (store not resolved).
+ */
+int sp_speedscope_write(const struct sp_store *st, const void *opts_unused,
+                        struct sp_sink *sink);
+
 /* ---- json.c: JSON text ---- */
 
 /* A JSON string, quoted: '"', '\\' and control characters escaped, valid

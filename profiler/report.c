@@ -5,9 +5,9 @@
  * threads and prints the text view, a top table laid out like
  * `stackprof --text` (lib/stackprof/report.rb print_text) so the two can
  * be compared line by line, plus the back-end and thread list that only
- * stillprof dumps carry.  --json, --pprof and --collapsed write the same
- * (narrowed) store through formats/writers.h; --speedscope and
- * --flamegraph are not written yet and are refused.
+ * stillprof dumps carry.  --json, --pprof, --collapsed and --speedscope
+ * write the same (narrowed) store through formats/writers.h; --flamegraph
+ * is not written yet and is refused.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,12 +26,12 @@
 
 /* File outputs: option, writer.  Each writes through a temporary file
  * renamed into place (sp_write_file_atomic). */
-enum { OUT_JSON, OUT_PPROF, OUT_COLLAPSED, N_OUTPUTS };
+enum { OUT_JSON, OUT_PPROF, OUT_COLLAPSED, OUT_SPEEDSCOPE, N_OUTPUTS };
 static const char *const file_outputs[N_OUTPUTS] = {
-	"--json", "--pprof", "--collapsed",
+	"--json", "--pprof", "--collapsed", "--speedscope",
 };
 /* Not written yet: refused with a clear message. */
-static const char *const planned_outputs[] = {"--speedscope", "--flamegraph"};
+static const char *const planned_outputs[] = {"--flamegraph"};
 
 static int write_json(struct sp_sink *sink, void *st)
 {
@@ -49,8 +49,13 @@ static int write_collapsed(struct sp_sink *sink, void *st)
 	return sp_collapsed_write(st, &o, sink);
 }
 
+static int write_speedscope(struct sp_sink *sink, void *st)
+{
+	return sp_speedscope_write(st, NULL, sink);
+}
+
 static sp_write_fn *const writers[N_OUTPUTS] = {
-	write_json, write_pprof, write_collapsed,
+	write_json, write_pprof, write_collapsed, write_speedscope,
 };
 
 static void usage(FILE *f)
@@ -58,7 +63,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: stillprof report FILE [--text] [--json OUT] "
 	        "[--pprof OUT] [--collapsed OUT]\n"
-	        "                        [--thread TID|NAME] [--limit N]\n"
+	        "                        [--speedscope OUT] [--thread TID|NAME] "
+	        "[--limit N]\n"
 	        "\n"
 	        "Reads a stackprof dump (written by stillprof or by the "
 	        "stackprof gem;\nMarshal or JSON) and prints its top frames "
@@ -70,6 +76,8 @@ static void usage(FILE *f)
 	        "  --pprof     write a gzipped pprof profile (go tool pprof)\n"
 	        "  --collapsed write folded stacks, thread as root frame "
 	        "(flamegraph.pl)\n"
+	        "  --speedscope write speedscope's format, one profile per "
+	        "thread\n"
 	        "  --thread    only the samples of the thread with this tid "
 	        "or name\n"
 	        "  --limit     number of frames shown (default %d, 0 = all)\n",

@@ -122,8 +122,8 @@ expect_exit 2 "unknown option" "unknown option" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --bogus
 expect_exit 2 "bad --limit" "bad --limit" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --limit -3
-expect_exit 2 "--speedscope not yet supported" "not yet supported" \
-	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --speedscope "$T/x.json"
+expect_exit 2 "--flamegraph not yet supported" "not yet supported" \
+	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --flamegraph "$T/x.json"
 expect_exit 1 "--thread without per-thread data" "per-thread" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --thread 1
 
@@ -198,8 +198,9 @@ else
 	# samples, pprof reads in go tool pprof when Go is installed.
 	if timeout $LIMIT "$STILLPROF" report "$T/demo.dump" --json \
 	    "$T/demo.json" --collapsed "$T/demo.folded" --pprof \
-	    "$T/demo.pb.gz" >"$T/out" 2>"$T/err" && [ ! -s "$T/out" ]; then
-		pass "--json/--collapsed/--pprof write files and no text"
+	    "$T/demo.pb.gz" --speedscope "$T/demo.speedscope.json" \
+	    >"$T/out" 2>"$T/err" && [ ! -s "$T/out" ]; then
+		pass "--json/--collapsed/--pprof/--speedscope write files and no text"
 	else
 		fail "report file outputs: $(head -c 300 "$T/err")"
 	fi
@@ -218,6 +219,25 @@ else
 		pass "collapsed: $folded samples, thread as root frame"
 	else
 		fail "collapsed: $folded samples vs $samples in the dump"
+	fi
+	# speedscope: valid JSON, one sampled profile per thread of the
+	# dump, as many samples (and weights) as the dump's :samples.
+	if "$RUBY" -rjson -e '
+		d = Marshal.load(File.binread(ARGV[0]))
+		s = JSON.parse(File.read(ARGV[1]))
+		s["$schema"] == "https://www.speedscope.app/file-format-schema.json" or abort "schema"
+		ps = s["profiles"]
+		ps.size == d[:metadata][:threads].size or abort "#{ps.size} profiles"
+		ps.all? { |p| p["type"] == "sampled" && p["samples"].size == p["weights"].size &&
+			p["endValue"] == p["weights"].sum } or abort "profile shape"
+		n = ps.sum { |p| p["samples"].size }
+		n == d[:samples] or abort "#{n} samples vs #{d[:samples]}"
+		nf = s["shared"]["frames"].size
+		ps.all? { |p| p["samples"].flatten.all? { |i| i < nf } } or abort "frame index"
+	' "$T/demo.dump" "$T/demo.speedscope.json" 2>"$T/err"; then
+		pass "speedscope: one profile per thread, samples add up to the dump's"
+	else
+		fail "speedscope: $(head -c 300 "$T/err")"
 	fi
 	if command -v go >/dev/null 2>&1; then
 		GOHOME=$T/gohome; mkdir -p "$GOHOME"
