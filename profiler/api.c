@@ -20,6 +20,7 @@
 #include "store.h"
 #include "symbols.h"
 #include "unwind.h"
+#include "writers.h"
 
 int stillprof_session_new(const struct stillprof_options *opts,
                           stillprof_session **out)
@@ -176,9 +177,27 @@ struct write_ctx {
 static int write_cb(struct sp_sink *sink, void *arg)
 {
 	struct write_ctx *w = arg;
-	struct sp_stackprof_opts o = {.raw = w->s->opts.raw, .aggregate = 1};
+	const struct sp_store *st = w->s->store;
 
-	return sp_stackprof_write(w->s->store, &o, sink);
+	switch (w->format) {
+	case STILLPROF_FORMAT_JSON: {
+		struct sp_stackprof_json_opts o = {.no_raw = !w->s->opts.raw};
+		return sp_stackprof_json_write(st, &o, sink);
+	}
+	case STILLPROF_FORMAT_PPROF:
+		return sp_pprof_write(st, NULL, sink);
+	case STILLPROF_FORMAT_COLLAPSED: {
+		struct sp_collapsed_opts o = {.thread_root = 1};
+		return sp_collapsed_write(st, &o, sink);
+	}
+	case STILLPROF_FORMAT_SPEEDSCOPE:
+		return sp_speedscope_write(st, NULL, sink);
+	default: {
+		struct sp_stackprof_opts o = {.raw = w->s->opts.raw,
+		                              .aggregate = 1};
+		return sp_stackprof_write(st, &o, sink);
+	}
+	}
 }
 
 int stillprof_session_write(stillprof_session *s, const char *path,
@@ -190,7 +209,7 @@ int stillprof_session_write(stillprof_session *s, const char *path,
 
 	if ((err = check_idle(s)))
 		return err;
-	if (format != STILLPROF_FORMAT_STACKPROF)
+	if (format < 0 || format >= STILLPROF_FORMAT_COUNT)
 		return STILLPROF_EBADFORMAT;
 	if (!path)
 		path = s->out_path;

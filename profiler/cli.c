@@ -37,7 +37,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: stillprof record [--mode wall|cpu] [--interval US] "
-	        "[--out FILE] [--raw|--no-raw] -- COMMAND [ARGS...]\n"
+	        "[--out FILE] [--raw|--no-raw]\n"
+	        "                        [--format F]... -- COMMAND [ARGS...]\n"
 	        "       stillprof report FILE [--text] [--thread TID|NAME] "
 	        "[--limit N]\n"
 	        "       stillprof --version\n"
@@ -52,6 +53,10 @@ static void usage(FILE *f)
 	        "stillprof-PID.dump)\n"
 	        "         --raw       keep every sample (default); --no-raw "
 	        "to drop :raw arrays\n"
+	        "         --format    stackprof, json, pprof, collapsed or "
+	        "speedscope (repeatable;\n"
+	        "                     default: from the --out extension, "
+	        "else stackprof)\n"
 	        "report   print a top table of a stackprof dump (Marshal or "
 	        "JSON, from\n"
 	        "         stillprof or the stackprof gem); --thread narrows "
@@ -214,7 +219,8 @@ static int cmd_record(int argc, char **argv)
 	char ld[2 * PATH_MAX], env_buf[PATH_MAX + 64], abs_out[PATH_MAX];
 	char cwd[PATH_MAX];
 	unsigned interval;
-	int mode, raw = 1, i, err, status, sfd;
+	int mode, raw = 1, i, err, status, sfd, fmt, first_fmt = -1;
+	char formats[256] = "";
 	pid_t pid;
 
 	for (i = 0; i < argc; i++) {
@@ -232,6 +238,20 @@ static int cmd_record(int argc, char **argv)
 			raw = 1;
 		} else if (!strcmp(a, "--no-raw")) {
 			raw = 0;
+		} else if (!strcmp(a, "--format") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (stillprof_parse_format(f, &fmt)) {
+				fprintf(stderr, "stillprof: --format '%s': "
+				        "expected stackprof, json, pprof, "
+				        "collapsed or speedscope\n", f);
+				return 2;
+			}
+			if (first_fmt < 0)
+				first_fmt = fmt;
+			if (strlen(formats) + strlen(f) + 2 < sizeof(formats))
+				snprintf(formats + strlen(formats),
+				         sizeof(formats) - strlen(formats), "%s%s",
+				         formats[0] ? "," : "", f);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
@@ -326,13 +346,20 @@ static int cmd_record(int argc, char **argv)
 		setenv("STILLPROF_SUMMARY", summary, 1);
 		snprintf(env_buf, sizeof(env_buf), "%d", (int)getpid());
 		setenv("STILLPROF_ROOT_PID", env_buf, 1);
+		if (formats[0])
+			setenv("STILLPROF_FORMAT", formats, 1);
+		else
+			unsetenv("STILLPROF_FORMAT");
 		if (out) {
 			setenv("STILLPROF_OUT", out, 1);
 		} else {
 			if (!getcwd(cwd, sizeof(cwd)))
 				snprintf(cwd, sizeof(cwd), ".");
-			snprintf(env_buf, sizeof(env_buf), "%s/stillprof-%d.dump",
-			         cwd, (int)getpid());
+			snprintf(env_buf, sizeof(env_buf), "%s/stillprof-%d%s",
+			         cwd, (int)getpid(),
+			         stillprof_format_extension(
+			             first_fmt < 0 ? STILLPROF_FORMAT_STACKPROF
+			                           : first_fmt));
 			setenv("STILLPROF_OUT", env_buf, 1);
 		}
 		execvp(argv[i], argv + i);

@@ -25,6 +25,71 @@
 static stillprof_session *preload_session;
 static pid_t preload_pid;
 static char preload_out[4096];
+/* STILLPROF_FORMAT: the formats to write at exit, and their paths. */
+static int preload_formats[STILLPROF_FORMAT_COUNT];
+static int n_preload_formats;
+static char preload_paths[STILLPROF_FORMAT_COUNT][4096];
+static char preload_written[STILLPROF_FORMAT_COUNT * 4100];
+
+/* Parse "json,pprof" into preload_formats.  Returns 0 or -1 with a message
+ * naming the bad entry in err. */
+static int parse_formats(const char *list, char *err, size_t len)
+{
+	char buf[256], *save = NULL, *tok;
+
+	n_preload_formats = 0;
+	if (!list || !*list)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int f, dup = 0;
+		if (stillprof_parse_format(tok, &f)) {
+			snprintf(err, len, "STILLPROF_FORMAT=\"%s\": unknown "
+			         "format '%s' (expected stackprof, json, "
+			         "pprof, collapsed or speedscope)", list, tok);
+			return -1;
+		}
+		for (int i = 0; i < n_preload_formats; i++)
+			dup |= preload_formats[i] == f;
+		if (!dup)
+			preload_formats[n_preload_formats++] = f;
+	}
+	return 0;
+}
+
+/* One format: the output path as given.  Several: the path's known
+ * extension is replaced by each format's (app.dump -> app.pb.gz ...). */
+static void plan_paths(void)
+{
+	char stem[4096];
+	size_t n;
+	int own;
+
+	if (n_preload_formats == 0)
+		preload_formats[n_preload_formats++] =
+		    stillprof_format_for_path(preload_out);
+	own = stillprof_format_for_path(preload_out);
+	snprintf(stem, sizeof(stem), "%s", preload_out);
+	n = strlen(stem);
+	if (own != STILLPROF_FORMAT_STACKPROF ||
+	    (n > 5 && !strcmp(stem + n - 5, ".dump"))) {
+		size_t k = strlen(stillprof_format_extension(own));
+		if (n > k && !strcmp(stem + n - k,
+		                     stillprof_format_extension(own)))
+			stem[n - k] = '\0';
+	}
+	for (int i = 0; i < n_preload_formats; i++) {
+		int f = preload_formats[i];
+		if (n_preload_formats == 1 || f == own)
+			snprintf(preload_paths[i], sizeof(preload_paths[i]),
+			         "%s", preload_out);
+		else
+			snprintf(preload_paths[i], sizeof(preload_paths[i]),
+			         "%.4000s%s", stem,
+			         stillprof_format_extension(f));
+	}
+}
 
 static void write_summary(const char *error)
 {
@@ -44,7 +109,7 @@ static void write_summary(const char *error)
 	             (unsigned long long)st.samples,
 	             (unsigned long long)st.missed_samples,
 	             (unsigned long long)st.threads_seen,
-	             st.backend ? st.backend : "none", preload_out,
+	             st.backend ? st.backend : "none", preload_written,
 	             error ? error : "");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	          0600);
@@ -98,12 +163,20 @@ __attribute__((constructor)) static void stillprof_preload_init(void)
 		report("not profiling", err);
 		return;
 	}
+	if (parse_formats(getenv("STILLPROF_FORMAT"), err, sizeof(err))) {
+		report("not profiling", err);
+		return;
+	}
 	if (o.out)
 		snprintf(preload_out, sizeof(preload_out), "%s", o.out);
 	else
-		snprintf(preload_out, sizeof(preload_out), "stillprof-%d.dump",
-		         (int)preload_pid);
+		snprintf(preload_out, sizeof(preload_out), "stillprof-%d%s",
+		         (int)preload_pid,
+		         stillprof_format_extension(n_preload_formats
+		                                        ? preload_formats[0]
+		                                        : STILLPROF_FORMAT_STACKPROF));
 	o.out = preload_out;
+	plan_paths();
 	rc = stillprof_session_new(&o, &preload_session);
 	if (rc) {
 		report("not profiling", stillprof_strerror(rc));
@@ -131,11 +204,19 @@ __attribute__((destructor)) static void stillprof_preload_fini(void)
 	if (!preload_session || getpid() != preload_pid)
 		return;
 	stillprof_session_stop(preload_session);
-	rc = stillprof_session_write(preload_session, NULL,
-	                             STILLPROF_FORMAT_STACKPROF);
+	rc = 0;
+	for (int i = 0; i < n_preload_formats && !rc; i++) {
+		rc = stillprof_session_write(preload_session, preload_paths[i],
+		                             preload_formats[i]);
+		if (rc)
+			snprintf(err, sizeof(err), "writing %.4000s: %s",
+			         preload_paths[i], stillprof_strerror(rc));
+		else
+			snprintf(preload_written + strlen(preload_written),
+			         sizeof(preload_written) - strlen(preload_written),
+			         "%s%s", i ? ", " : "", preload_paths[i]);
+	}
 	if (rc) {
-		snprintf(err, sizeof(err), "writing %s: %s", preload_out,
-		         stillprof_strerror(rc));
 		report("profile lost", err);
 	} else {
 		write_summary(NULL);

@@ -53,8 +53,25 @@ enum stillprof_mode {
 };
 
 enum stillprof_format {
-	STILLPROF_FORMAT_STACKPROF = 0, /* Ruby Marshal 4.8 stackprof dump */
+	STILLPROF_FORMAT_STACKPROF = 0,  /* Ruby Marshal 4.8 stackprof dump */
+	STILLPROF_FORMAT_JSON = 1,       /* the same Hash as stackprof --json */
+	STILLPROF_FORMAT_PPROF = 2,      /* gzipped profile.proto */
+	STILLPROF_FORMAT_COLLAPSED = 3,  /* folded stacks, thread as root */
+	STILLPROF_FORMAT_SPEEDSCOPE = 4, /* speedscope file format */
+	STILLPROF_FORMAT_COUNT
 };
+
+/* Parse a format name: "stackprof" (or "dump"), "json", "pprof",
+ * "collapsed", "speedscope".  Returns 0 or STILLPROF_EBADFORMAT. */
+STILLPROF_API int stillprof_parse_format(const char *name, int *format);
+/* The format a file name implies by its extension (".pb.gz" pprof,
+ * ".speedscope.json" speedscope, ".json" JSON, ".folded"/".collapsed"
+ * collapsed), else STILLPROF_FORMAT_STACKPROF. */
+STILLPROF_API int stillprof_format_for_path(const char *path);
+/* Name ("pprof") and usual extension (".pb.gz") of a format; NULL when
+ * the format is unknown. */
+STILLPROF_API const char *stillprof_format_name(int format);
+STILLPROF_API const char *stillprof_format_extension(int format);
 
 enum stillprof_log_level {
 	STILLPROF_LOG_ERROR = 0,
@@ -141,7 +158,7 @@ STILLPROF_API int stillprof_session_stats(const stillprof_session *s,
 
 /*
  * Write the collected profile to path (or opts.out when path is NULL) in
- * `format`.  The file is written to a temporary file in the same directory,
+ * `format` (enum stillprof_format).  The file is written to a temporary file in the same directory,
  * then renamed: a failure leaves nothing behind and keeps an existing file.
  * Must not be called while running.  Returns 0, STILLPROF_ERUNNING,
  * STILLPROF_EBADFORMAT, -EINVAL (no path) or -errno of the failing call.

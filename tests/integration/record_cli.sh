@@ -373,6 +373,52 @@ if is_dump "--no-raw" "$d/noraw.dump"; then
 fi
 no_leftovers "--no-raw" "$d"
 
+# ---- --format: several outputs of one run, named after --out ----
+newdir
+rec "$d" --format stackprof --format json --format pprof --format collapsed \
+	--format speedscope --out "$d/run.dump" -- "$DEMO" 1
+[ $rc -eq 0 ] || { fail "--format x5: exit $rc"; show_err; }
+missing=
+for f in run.dump run.json run.pb.gz run.folded run.speedscope.json; do
+	[ -s "$d/$f" ] || missing="$missing $f"
+done
+if [ -z "$missing" ] && grep -q "run.pb.gz" "$T/stderr"; then
+	pass "--format x5: all five files written and named in the summary"
+else
+	fail "--format x5: missing:$missing"; show_err
+fi
+if command -v stackprof >/dev/null 2>&1 &&
+    stackprof "$d/run.json" --text | grep -q hash_block; then
+	pass "--format json: the stackprof CLI reads it"
+else
+	fail "--format json: stackprof --text on run.json"
+fi
+if [ "$(gzip -dc "$d/run.pb.gz" | head -c 1 | od -An -tx1 | tr -d ' ')" = 0a ]; then
+	pass "--format pprof: gzip of a protobuf starting with sample_type"
+else
+	fail "--format pprof: not a gzipped profile"
+fi
+if grep -q '^cruncher-1-[0-9]*;.*hash_block [0-9]*$' "$d/run.folded"; then
+	pass "--format collapsed: thread-rooted folded stacks"
+else
+	fail "--format collapsed: no cruncher-1 stack with hash_block"
+fi
+no_leftovers "--format x5" "$d"
+newdir
+rec "$d" --out "$d/only.pb.gz" -- "$DEMO" 1
+if [ $rc -eq 0 ] && [ "$(head -c 2 "$d/only.pb.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+	pass "--out x.pb.gz: pprof chosen by the extension"
+else
+	fail "--out x.pb.gz: exit $rc, not gzip"; show_err
+fi
+newdir
+rec "$d" --format html5 -- sh -c "touch '$d/ran'"
+if [ $rc -eq 2 ] && [ ! -e "$d/ran" ] && grep -q "html5" "$T/stderr"; then
+	pass "--format html5: refused before COMMAND runs"
+else
+	fail "--format html5: exit $rc"; show_err
+fi
+
 # ---- 6. the preload module alone, configured by environment ----
 newdir
 envrun "$d" STILLPROF_OUT="$d/env.dump" STILLPROF_MODE=wall "$DEMO" 1

@@ -157,6 +157,43 @@ static void test_config_error_text(void **state)
 	assert_non_null(stillprof_strerror(-12345));
 }
 
+static void test_config_formats(void **state)
+{
+	int f = -1;
+	(void)state;
+
+	assert_int_equal(stillprof_parse_format("pprof", &f), 0);
+	assert_int_equal(f, STILLPROF_FORMAT_PPROF);
+	assert_int_equal(stillprof_parse_format("dump", &f), 0);
+	assert_int_equal(f, STILLPROF_FORMAT_STACKPROF);
+	f = 42;
+	assert_int_equal(stillprof_parse_format("html5", &f),
+	                 STILLPROF_EBADFORMAT);
+	assert_int_equal(stillprof_parse_format(NULL, &f), STILLPROF_EBADFORMAT);
+	assert_int_equal(f, 42);
+	assert_int_equal(stillprof_format_for_path("a/b.pb.gz"),
+	                 STILLPROF_FORMAT_PPROF);
+	assert_int_equal(stillprof_format_for_path("x.speedscope.json"),
+	                 STILLPROF_FORMAT_SPEEDSCOPE);
+	assert_int_equal(stillprof_format_for_path("x.json"),
+	                 STILLPROF_FORMAT_JSON);
+	assert_int_equal(stillprof_format_for_path("x.folded"),
+	                 STILLPROF_FORMAT_COLLAPSED);
+	assert_int_equal(stillprof_format_for_path("x.dump"),
+	                 STILLPROF_FORMAT_STACKPROF);
+	assert_int_equal(stillprof_format_for_path("noext"),
+	                 STILLPROF_FORMAT_STACKPROF);
+	for (int i = 0; i < STILLPROF_FORMAT_COUNT; i++) {
+		assert_int_equal(stillprof_parse_format(stillprof_format_name(i),
+		                                        &f), 0);
+		assert_int_equal(f, i);
+		assert_int_equal(stillprof_format_for_path(
+		                     stillprof_format_extension(i)), i);
+	}
+	assert_null(stillprof_format_name(STILLPROF_FORMAT_COUNT));
+	assert_null(stillprof_format_extension(-1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_config_rejects_bad_environment),
 		cmocka_unit_test(test_config_session_new_validates),
 		cmocka_unit_test(test_config_error_text),
+		cmocka_unit_test(test_config_formats),
 	};
 	return cmocka_run_group_tests(tests, clear_env, NULL);
 }
