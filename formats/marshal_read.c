@@ -195,6 +195,10 @@ static int read_symbol(struct mreader *r, struct sp_value *out)
 		if (++r->depth > SP_READ_MAX_DEPTH)
 			return bad(r, at, "nesting deeper than %d",
 			           SP_READ_MAX_DEPTH);
+		/* read_symbol leaves its output untouched on failure:
+		 * start from nil so the cleanup below is always valid
+		 * (found by fuzz/fuzz_marshal_read). */
+		memset(&sym, 0, sizeof(sym));
 		err = read_symbol(r, &sym);
 		if (!err)
 			err = read_count(r, 2, &n, "ivar count");

@@ -505,10 +505,26 @@ static void test_marshal_read_oom_loop(void **state)
 	free(buf);
 }
 
+/* Regression (fuzz/fuzz_marshal_read): an ivar key written as 'I' around
+ * something that is not a symbol freed an uninitialised value. */
+static void test_marshal_read_fuzz_ivar_symbol_crash(void **state)
+{
+	static const unsigned char in[] = {0x04, 0x08, 'I', '"', 0x06, 'a',
+	                                   0x06, 'I', '0'};
+	struct sp_value v;
+	char err[256] = "";
+	(void)state;
+
+	assert_int_equal(sp_marshal_read(in, sizeof(in), &v, err, sizeof(err)),
+	                 STILLPROF_EBADFORMAT);
+	assert_non_null(strstr(err, "offset"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_marshal_read_scalars),
+		cmocka_unit_test(test_marshal_read_fuzz_ivar_symbol_crash),
 		cmocka_unit_test(test_marshal_read_floats),
 		cmocka_unit_test(test_marshal_read_strings_and_symbols),
 		cmocka_unit_test(test_marshal_read_object_links),
