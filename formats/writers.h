@@ -80,6 +80,19 @@ int sp_collapsed_write(const struct sp_store *st,
 int sp_speedscope_write(const struct sp_store *st, const void *opts_unused,
                         struct sp_sink *sink);
 
+/* ---- flamegraph.c ---- */
+
+/*
+ * Write one self-contained HTML flame graph (icicle): the per-thread and
+ * all-threads trees of frames (root first, self/total samples) as JSON
+ * in the page and a small embedded renderer with tooltip, click to zoom,
+ * search and a thread selector; nothing is loaded from the network.
+ * opts is for future options and may be NULL.  Returns 0, the sink's
+ * error, -ENOMEM, or -EINVAL (store not resolved).
+ */
+int sp_flamegraph_write(const struct sp_store *st, const void *opts,
+                        struct sp_sink *sink);
+
 /* ---- json.c: JSON text ---- */
 
 /* A JSON string, quoted: '"', '\\' and control characters escaped, valid

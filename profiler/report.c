@@ -5,9 +5,8 @@
  * threads and prints the text view, a top table laid out like
  * `stackprof --text` (lib/stackprof/report.rb print_text) so the two can
  * be compared line by line, plus the back-end and thread list that only
- * stillprof dumps carry.  --json, --pprof, --collapsed and --speedscope
- * write the same (narrowed) store through formats/writers.h; --flamegraph
- * is not written yet and is refused.
+ * stillprof dumps carry.  --json, --pprof, --collapsed, --speedscope and
+ * --flamegraph write the same (narrowed) store through formats/writers.h.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,12 +25,13 @@
 
 /* File outputs: option, writer.  Each writes through a temporary file
  * renamed into place (sp_write_file_atomic). */
-enum { OUT_JSON, OUT_PPROF, OUT_COLLAPSED, OUT_SPEEDSCOPE, N_OUTPUTS };
-static const char *const file_outputs[N_OUTPUTS] = {
-	"--json", "--pprof", "--collapsed", "--speedscope",
+enum {
+	OUT_JSON, OUT_PPROF, OUT_COLLAPSED, OUT_SPEEDSCOPE, OUT_FLAMEGRAPH,
+	N_OUTPUTS
 };
-/* Not written yet: refused with a clear message. */
-static const char *const planned_outputs[] = {"--flamegraph"};
+static const char *const file_outputs[N_OUTPUTS] = {
+	"--json", "--pprof", "--collapsed", "--speedscope", "--flamegraph",
+};
 
 static int write_json(struct sp_sink *sink, void *st)
 {
@@ -54,8 +54,14 @@ static int write_speedscope(struct sp_sink *sink, void *st)
 	return sp_speedscope_write(st, NULL, sink);
 }
 
+static int write_flamegraph(struct sp_sink *sink, void *st)
+{
+	return sp_flamegraph_write(st, NULL, sink);
+}
+
 static sp_write_fn *const writers[N_OUTPUTS] = {
 	write_json, write_pprof, write_collapsed, write_speedscope,
+	write_flamegraph,
 };
 
 static void usage(FILE *f)
@@ -63,8 +69,9 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: stillprof report FILE [--text] [--json OUT] "
 	        "[--pprof OUT] [--collapsed OUT]\n"
-	        "                        [--speedscope OUT] [--thread TID|NAME] "
-	        "[--limit N]\n"
+	        "                        [--speedscope OUT] [--flamegraph OUT] "
+	        "[--thread TID|NAME]\n"
+	        "                        [--limit N]\n"
 	        "\n"
 	        "Reads a stackprof dump (written by stillprof or by the "
 	        "stackprof gem;\nMarshal or JSON) and prints its top frames "
@@ -78,6 +85,8 @@ static void usage(FILE *f)
 	        "(flamegraph.pl)\n"
 	        "  --speedscope write speedscope's format, one profile per "
 	        "thread\n"
+	        "  --flamegraph write a self-contained HTML flame graph "
+	        "(no network)\n"
 	        "  --thread    only the samples of the thread with this tid "
 	        "or name\n"
 	        "  --limit     number of frames shown (default %d, 0 = all)\n",
@@ -409,13 +418,6 @@ int sp_report_main(int argc, char **argv)
 				n_outputs += !outputs[j];
 				outputs[j] = argv[++i];
 				continue;
-			}
-			for (j = 0; j < SP_ARRAY_LEN(planned_outputs); j++) {
-				if (!strcmp(a, planned_outputs[j])) {
-					fprintf(stderr, "stillprof report: %s "
-					        "is not yet supported\n", a);
-					return 2;
-				}
 			}
 			fprintf(stderr, "stillprof report: unknown option "
 			        "'%s'\n", a);

@@ -8,7 +8,7 @@
 #     plus the thread list, and `--thread poller` against a Ruby oracle that
 #     counts the poller's :raw records (via :metadata => :raw_threads);
 #   * errors: missing file and corrupt data exit 1 (the message names the
-#     byte offset), bad usage and output options not supported yet exit 2,
+#     byte offset), bad usage and unknown output options exit 2,
 #     --thread on a dump without per-thread data exits 1.
 #
 # Environment: BUILDDIR (default .), SRCDIR (default .), STILLPROF (default
@@ -122,8 +122,8 @@ expect_exit 2 "unknown option" "unknown option" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --bogus
 expect_exit 2 "bad --limit" "bad --limit" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --limit -3
-expect_exit 2 "--flamegraph not yet supported" "not yet supported" \
-	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --flamegraph "$T/x.json"
+expect_exit 2 "--bogus-format refused" "unknown option" \
+	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --bogus-format "$T/x.json"
 expect_exit 1 "--thread without per-thread data" "per-thread" \
 	"$STILLPROF" report "$FIX/cpu-raw-0.2.28.dump" --thread 1
 
