@@ -15,7 +15,7 @@
 
 /* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629: no overlong
  * forms, no surrogates, <= U+10FFFF), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
+size_t sp_utf8_seq(const unsigned char *s, size_t len)
 {
 	unsigned c = s[0];
 	size_t n, k;
@@ -62,7 +62,7 @@ void sp_json_str(struct sp_sink *s, const char *str, size_t len)
 			i++;
 			continue;
 		}
-		if (c >= 0x80 && (n = utf8_seq(p + i, len - i))) {
+		if (c >= 0x80 && (n = sp_utf8_seq(p + i, len - i))) {
 			i += n;
 			continue;
 		}

@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "readers.h"
+#include "writers.h"
 
 struct jreader {
 	const unsigned char *p;
@@ -145,37 +146,6 @@ static int hex4(struct jreader *r, uint32_t *out)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-	unsigned c = p[0];
-	size_t n, k;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (avail <= n)
-		return 0;
-	for (k = 1; k <= n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[k] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n + 1;
-}
 
 /* A string starting at the opening quote. */
 static int parse_string(struct jreader *r, struct sp_value *out)
@@ -197,7 +167,7 @@ static int parse_string(struct jreader *r, struct sp_value *out)
 			return bad(r, r->pos, "control character 0x%02x in "
 			           "string", c);
 		if (c >= 0x80) {
-			seq = utf8_seq(r->p + r->pos, r->len - r->pos);
+			seq = sp_utf8_seq(r->p + r->pos, r->len - r->pos);
 			if (!seq)
 				return bad(r, r->pos, "invalid UTF-8 in string");
 			while (seq--) {

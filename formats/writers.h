@@ -95,6 +95,11 @@ int sp_flamegraph_write(const struct sp_store *st, const void *opts,
 
 /* ---- json.c: JSON text ---- */
 
+/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629: no overlong
+ * forms, no surrogates, <= U+10FFFF), or 0 when it is not one.  Shared by
+ * the JSON writer (escaping) and the JSON reader (validation). */
+size_t sp_utf8_seq(const unsigned char *s, size_t len);
+
 /* A JSON string, quoted: '"', '\\' and control characters escaped, valid
  * UTF-8 copied, every byte of an invalid sequence written as U+FFFD, so
  * the output is valid JSON whatever the input. */
