@@ -261,8 +261,6 @@ static const char fg_script[] =
 "if(d>rows)rows=d;"
 "(n[3]||[]).forEach(function(c){st.push([c,x,d+1]);x+=T?c[1]/T*W:0;});}\n"
 " box.style.height=((rows+1)*ROW)+'px';box.appendChild(frag);\n"
-" info.textContent=view.tree[1]+' samples'+(zoom!==view.tree?"
-"', zoomed: '+name(zoom):'');\n"
 " highlight();\n"
 "}\n"
 "function highlight(){var s=q.value.toLowerCase(),m=0,seen=[];\n"
@@ -273,8 +271,9 @@ static const char fg_script[] =
 /* matched samples: count a hit only when no ancestor is a hit too */
 " seen.forEach(function(n){for(var p=n.p;p;p=p.p)if(seen.indexOf(p)>=0)"
 "return;m+=n[1];});\n"
-" if(s!=='')info.textContent=view.tree[1]+' samples, matched '+"
-"pct(m,view.tree[1]);}\n"
+/* one status line: total, zoom and search together */
+" info.textContent=view.tree[1]+' samples'+(zoom!==view.tree?"
+"', zoomed: '+name(zoom):'')+(s!==''?', matched '+pct(m,view.tree[1]):'');}\n"
 "function show(i){view=V[i];zoom=view.tree;render();}\n"
 "box.addEventListener('click',function(ev){var e=ev.target.closest('.fg-box');"
 "if(!e)return;zoom=boxes[+e.getAttribute('data-i')];render();});\n"

@@ -73,6 +73,93 @@ else
 	fi
 fi
 
+# Interactive parts: a driver script appended to a copy of the page uses
+# the controls the way a user would (search, click to zoom, reset, thread
+# selector, hover) and writes what the page showed into the DOM.
+cp "$T/fg.html" "$T/drive.html"
+cat >>"$T/drive.html" <<'DRIVER'
+<pre id="selftest"></pre><script>
+(function () {
+	var out = [], $ = function (id) { return document.getElementById(id); };
+	function boxNamed(s) {
+		var all = document.querySelectorAll('.fg-box');
+		for (var i = 0; i < all.length; i++)
+			if (all[i].textContent === s) return all[i];
+		return null;
+	}
+	function ev(el, type) { el.dispatchEvent(new MouseEvent(type,
+		{bubbles: true, clientX: 10, clientY: 10})); }
+	var n0 = document.querySelectorAll('.fg-box').length;
+	out.push('start boxes=' + n0 + ' info=' + $('fg-info').textContent);
+	var q = $('search');
+	q.value = 'hash_block';
+	q.dispatchEvent(new Event('input'));
+	out.push('search matches=' + document.querySelectorAll('.fg-match').length +
+		' info=' + $('fg-info').textContent);
+	var b = boxNamed('hash_block');
+	if (b) {
+		ev(b, 'mousemove');
+		out.push('tip display=' + $('fg-tip').style.display + ' text=' +
+			$('fg-tip').textContent.replace(/\n/g, ' | '));
+		ev(b, 'click');
+	}
+	out.push('zoom boxes=' + document.querySelectorAll('.fg-box').length +
+		' info=' + $('fg-info').textContent);
+	$('reset').click();
+	out.push('reset boxes=' + document.querySelectorAll('.fg-box').length +
+		' info=' + $('fg-info').textContent);
+	var sel = $('thread');
+	for (var i = 0; i < sel.options.length; i++)
+		if (/^poller /.test(sel.options[i].textContent)) sel.value = sel.options[i].value;
+	sel.dispatchEvent(new Event('change'));
+	out.push('thread poller poll=' + (boxNamed('poll') ? 1 : 0) +
+		' hash_block=' + (boxNamed('hash_block') ? 1 : 0) +
+		' info=' + $('fg-info').textContent);
+	$('selftest').textContent = out.join('\n');
+})();
+</script>
+DRIVER
+if ! chrome --dump-dom "file://$T/drive.html" >"$T/drive.dom" 2>"$T/drive.err"; then
+	fail "chromium --dump-dom (driver) failed: $(tail -c 400 "$T/drive.err")"
+else
+	sed -n '/<pre id="selftest">/,/<\/pre>/p' "$T/drive.dom" |
+	    sed 's/<[^>]*>//g' >"$T/selftest.txt"
+	cat "$T/selftest.txt"
+	# numbers the driver saw, checked here so a failure names the step
+	start=$(sed -n 's/^start boxes=\([0-9]*\) .*/\1/p' "$T/selftest.txt")
+	zoomed=$(sed -n 's/^zoom boxes=\([0-9]*\) .*/\1/p' "$T/selftest.txt")
+	reset=$(sed -n 's/^reset boxes=\([0-9]*\) .*/\1/p' "$T/selftest.txt")
+	if grep -Eq '^search matches=[1-9][0-9]* info=[0-9]+ samples, matched [0-9.]+%' \
+	    "$T/selftest.txt" && ! grep -q 'matched 0%' "$T/selftest.txt"; then
+		pass "search highlights hash_block and reports the matched share"
+	else
+		fail "search did not highlight hash_block"
+	fi
+	if grep -Eq '^tip display=block text=hash_block .*samples: [0-9]+ \(' \
+	    "$T/selftest.txt"; then
+		pass "hovering a box shows its tooltip with samples"
+	else
+		fail "no tooltip on hover"
+	fi
+	if grep -q '^zoom .*zoomed: hash_block' "$T/selftest.txt" &&
+	    [ -n "$zoomed" ] && [ -n "$start" ] && [ "$zoomed" -lt "$start" ]; then
+		pass "click zooms into hash_block ($start -> $zoomed boxes)"
+	else
+		fail "click did not zoom ($start -> $zoomed boxes)"
+	fi
+	if [ -n "$reset" ] && [ "$reset" = "$start" ] &&
+	    ! grep -q '^reset .*zoomed' "$T/selftest.txt"; then
+		pass "reset restores the full graph"
+	else
+		fail "reset did not restore the graph ($reset vs $start boxes)"
+	fi
+	if grep -q '^thread poller poll=1 hash_block=0 ' "$T/selftest.txt"; then
+		pass "thread selector switches to the poller's graph"
+	else
+		fail "thread selector did not switch to the poller"
+	fi
+fi
+
 if chrome --screenshot="$T/fg.png" --window-size=1200,800 \
     "file://$T/fg.html" >"$T/shot.out" 2>&1 && [ -s "$T/fg.png" ]; then
 	mkdir -p "$BUILDDIR/tests/integration" &&
