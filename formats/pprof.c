@@ -9,8 +9,9 @@
  *    CPU mode): the count first by convention, the time second, already
  *    multiplied by the period, and named by default_sample_type.  A dump
  *    read back in object or custom mode has no time: count only.
- *  - One Sample per (stack, thread), labels thread_id and thread_name,
- *    so `-tagfocus thread_name=X` and `-tagroot thread_name` work.
+ *  - One Sample per (stack, thread), labels "thread id" and "thread name"
+ *    (the keys Datadog uses),
+ *    so `-tagfocus "thread name=X"` and `-tagroot "thread name"` work.
  *  - One Location per distinct (pc, function, line), with the pc as its
  *    address; one Function per store frame; one Mapping per object file
  *    (address ranges unknown here, so 0; has_functions keeps pprof from
@@ -257,14 +258,14 @@ static void sample(struct pprof *p, uint32_t si, uint32_t ti, uint64_t count,
 		sp_pb_varint(pb, count * p->st->info.interval_us * 1000);
 	sp_pb_close(pb, inner);
 	inner = sp_pb_open(pb, SAMPLE_LABEL);
-	sp_pb_int(pb, LABEL_KEY, intern_c(p, "thread_id"));
+	sp_pb_int(pb, LABEL_KEY, intern_c(p, "thread id"));
 	sp_pb_int(pb, LABEL_NUM, t->tid);
 	sp_pb_close(pb, inner);
 	/* str 0 ("") would make pprof read a numeric label: no name, no
 	 * label. */
 	if (t->name[0]) {
 		inner = sp_pb_open(pb, SAMPLE_LABEL);
-		sp_pb_int(pb, LABEL_KEY, intern_c(p, "thread_name"));
+		sp_pb_int(pb, LABEL_KEY, intern_c(p, "thread name"));
 		sp_pb_int(pb, LABEL_STR,
 		          intern(p, t->name,
 		                 strnlen(t->name, sizeof(t->name))));

@@ -4,8 +4,8 @@
 # in every format, and:
 #   - `go tool pprof` (Debian golang-go) reads the pprof file with -raw,
 #     -top, -traces, -tags and -tagfocus: period, sample types, per-function
-#     flat/cum times equal make_dump's expected counts, thread_id and
-#     thread_name labels on every sample, 70ms per thread;
+#     flat/cum times equal make_dump's expected counts, thread id and
+#     thread name labels on every sample, 70ms per thread;
 #   - the stackprof CLI (ruby-stackprof) prints the same --text report for
 #     the JSON as for the Marshal dump, and its --json of the dump is our
 #     JSON byte for byte;
@@ -75,8 +75,8 @@ if [ $have_go = 1 ]; then
 		# "   COUNT   NANOS: LOC..." then one line per label
 		awk '/^Samples:/ { s = 1; next } /^Locations/ { s = 0 }
 			s && /^ +[0-9]+ +[0-9]+:/ { n++; c += $1; t += $2 }
-			s && /thread_id:\[/ { id++ }
-			s && /thread_name:\[/ { nm++ }
+			s && /thread id:\[/ { id++ }
+			s && /thread name:\[/ { nm++ }
 			END { if (c != 210 || t != 210000000 || n != id ||
 			          n != nm) exit 1 }' "$tmp/raw" ||
 			fail "-raw: not 210 samples, each with both labels"
@@ -105,13 +105,13 @@ if [ $have_go = 1 ]; then
 	if pprof -traces "$tmp/p.pprof" >"$tmp/traces"; then
 		# a separator above every trace and one after the last
 		n=$(($(grep -c -- '-----------+' "$tmp/traces") - 1))
-		l=$(grep -c '^ *thread_id: ' "$tmp/traces")
+		l=$(grep -c '^ *thread id: ' "$tmp/traces")
 		if [ "$n" -lt 9 ] || [ "$n" != "$l" ]; then
-			fail "-traces: $n traces, $l with thread_id"
+			fail "-traces: $n traces, $l with thread id"
 		fi
 		for t in main worker-1 worker-2; do
-			grep -q "^ *thread_name:  $t\$" "$tmp/traces" ||
-				fail "-traces: no thread_name $t"
+			grep -q "^ *thread name:  $t\$" "$tmp/traces" ||
+				fail "-traces: no thread name $t"
 		done
 	else
 		fail "pprof -traces: $(head -c 300 "$tmp/pprof.err")"
@@ -122,16 +122,16 @@ if [ $have_go = 1 ]; then
 			grep -q "70.0ms (33.33%): $t\$" "$tmp/tags" ||
 				fail "-tags: $t is not 70ms"
 		done
-		grep -q 'thread_name: Total 210.0ms' "$tmp/tags" ||
-			fail "-tags: thread_name total"
+		grep -q 'thread name: Total 210.0ms' "$tmp/tags" ||
+			fail "-tags: thread name total"
 	else
 		fail "pprof -tags: $(head -c 300 "$tmp/pprof.err")"
 	fi
 
-	if pprof -top -tagfocus=thread_name=worker-1 "$tmp/p.pprof" \
+	if pprof -top -tagfocus="thread name=worker-1" "$tmp/p.pprof" \
 		>"$tmp/focus"; then
 		grep -q 'accounting for 70ms' "$tmp/focus" ||
-			fail "-tagfocus thread_name=worker-1: not 70ms"
+			fail "-tagfocus thread name=worker-1: not 70ms"
 	else
 		fail "pprof -tagfocus: $(head -c 300 "$tmp/pprof.err")"
 	fi

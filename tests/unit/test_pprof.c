@@ -233,11 +233,11 @@ static void test_pprof_profile(void **state)
 		for (k = 0; k < 2; k++) {
 			const char *key = S(d, d->samples[i].label_key[k]);
 
-			if (!strcmp(key, "thread_id")) {
+			if (!strcmp(key, "thread id")) {
 				tid = d->samples[i].label_num[k];
 				assert_int_equal(d->samples[i].label_str[k], 0);
 			} else {
-				assert_string_equal(key, "thread_name");
+				assert_string_equal(key, "thread name");
 				tname = S(d, d->samples[i].label_str[k]);
 			}
 		}
