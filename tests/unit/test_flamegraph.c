@@ -161,27 +161,9 @@ static void test_flamegraph_empty_and_unresolved(void **state)
 static void test_flamegraph_oom_loop(void **state)
 {
 	struct sp_store *st = fx_store();
-	struct sp_sink s;
-	char *want = write_html(st);
-	unsigned long n;
-	int err;
 
 	(void)state;
-	for (n = 1;; n++) {
-		sp_sink_init_mem(&s);
-		sp_alloc_fail_at(n);
-		err = sp_flamegraph_write(st, NULL, &s);
-		sp_alloc_fail_at(0);
-		if (!err)
-			break;
-		assert_int_equal(err, -ENOMEM);
-		sp_sink_fini(&s);
-	}
-	assert_true(n > 2);
-	assert_int_equal(s.len, strlen(want));
-	assert_memory_equal(s.buf, want, s.len);
-	sp_sink_fini(&s);
-	free(want);
+	FX_ASSERT_OOM_LOOP(sp_flamegraph_write(st, NULL, fx_sink), 2);
 	sp_store_free(st);
 }
 

@@ -20,36 +20,13 @@
 #include "internal.h"
 #include "formats.h"
 #include "readers.h"
+#include "fixture_file.h"
 
 static const char *const fixtures[] = {
 	"cpu-raw-0.2.28.dump", "object-raw-0.2.28.dump",
 	"wall-raw-0.2.21.dump", "wall-raw-0.2.28.dump",
 	"wall-raw-noaggregate-0.2.28.dump",
 };
-
-static unsigned char *load_fixture(const char *name, size_t *len)
-{
-	const char *dir = getenv("SRCDIR");
-	char path[4096];
-	unsigned char *buf;
-	FILE *f;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/%s", dir ? dir : ".",
-	         name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (set SRCDIR)", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static char errbuf[512];
 

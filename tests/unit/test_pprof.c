@@ -358,28 +358,9 @@ static void test_pprof_empty_and_unresolved(void **state)
 static void test_pprof_oom_loop(void **state)
 {
 	struct sp_store *st = fx_store();
-	struct sp_sink s, ref;
-	unsigned long n;
-	int err;
 
 	(void)state;
-	sp_sink_init_mem(&ref);
-	assert_int_equal(sp_pprof_write(st, NULL, &ref), 0);
-	for (n = 1;; n++) {
-		sp_sink_init_mem(&s);
-		sp_alloc_fail_at(n);
-		err = sp_pprof_write(st, NULL, &s);
-		sp_alloc_fail_at(0);
-		if (!err)
-			break;
-		assert_int_equal(err, -ENOMEM);
-		sp_sink_fini(&s);
-	}
-	assert_true(n > 5);
-	assert_int_equal(s.len, ref.len);
-	assert_memory_equal(s.buf, ref.buf, s.len);
-	sp_sink_fini(&s);
-	sp_sink_fini(&ref);
+	FX_ASSERT_OOM_LOOP(sp_pprof_write(st, NULL, fx_sink), 5);
 	sp_store_free(st);
 }
 

@@ -127,4 +127,38 @@ static struct sp_store *fx_unresolved(void)
 	return st;
 }
 
+/*
+ * Fail the 1st, 2nd, ... allocation of CALL (a writer call whose sink is
+ * `fx_sink`) until it succeeds.  Every failed run must return -ENOMEM
+ * (part of the text may be in the sink: the memory sink's own growth
+ * fails too), the run that succeeds must write exactly what an
+ * undisturbed run writes, and more than MIN_FAILS allocations must have
+ * been exercised (so the loop cannot pass by never failing).
+ */
+#define FX_ASSERT_OOM_LOOP(CALL, MIN_FAILS)                                    \
+	do {                                                                   \
+		struct sp_sink fx_ref, fx_s, *fx_sink = &fx_ref;               \
+		unsigned long fx_n;                                            \
+		int fx_err;                                                    \
+		sp_sink_init_mem(&fx_ref);                                     \
+		assert_int_equal((CALL), 0);                                   \
+		fx_sink = &fx_s;                                               \
+		for (fx_n = 1;; fx_n++) {                                      \
+			sp_sink_init_mem(&fx_s);                               \
+			sp_alloc_fail_at(fx_n);                                \
+			fx_err = (CALL);                                       \
+			sp_alloc_fail_at(0);                                   \
+			if (!fx_err)                                           \
+				break;                                         \
+			assert_int_equal(fx_err, -ENOMEM);                     \
+			sp_sink_fini(&fx_s);                                   \
+		}                                                              \
+		assert_true(fx_n > (MIN_FAILS));                               \
+		assert_int_equal(fx_s.len, fx_ref.len);                        \
+		assert_memory_equal(fx_s.buf, fx_ref.buf, fx_s.len);           \
+		sp_sink_fini(&fx_s);                                           \
+		sp_sink_fini(&fx_ref);                                         \
+	} while (0)
+
+
 #endif
