@@ -101,6 +101,9 @@ int stillprof_session_start(stillprof_session *s)
 	err = sp_sampler_start(s);
 	if (err)
 		return err;
+	/* The back-end chosen, and why, go into the metadata. */
+	s->store->info.backend = s->be->name;
+	s->store->info.guarantee = s->guarantee;
 	s->running = 1;
 	s->started_ns = sp_now_ns();
 	if (!s->store->info.start_ns) {
@@ -140,6 +143,21 @@ const char *stillprof_session_backend_error(const stillprof_session *s)
 	return s && s->backend_err[0] ? s->backend_err : NULL;
 }
 
+const char *stillprof_session_backend(const stillprof_session *s)
+{
+	return s && s->be ? s->be->name : NULL;
+}
+
+const char *stillprof_session_backend_reason(const stillprof_session *s)
+{
+	return s && s->be ? s->backend_reason : NULL;
+}
+
+const char *stillprof_session_guarantee(const stillprof_session *s)
+{
+	return s && s->be ? s->guarantee : NULL;
+}
+
 int stillprof_session_stats(const stillprof_session *s,
                             struct stillprof_stats *st)
 {
@@ -156,7 +174,7 @@ int stillprof_session_stats(const stillprof_session *s,
 	st->unwind_ns = s->c.unwind_ns;
 	st->unwinds = s->c.unwinds;
 	st->duration_ns = s->store->info.duration_ns;
-	st->backend = sp_perf_backend_name;
+	st->backend = s->be ? s->be->name : NULL;
 	return 0;
 }
 
