@@ -8,6 +8,7 @@
  * (STILLPROF_EDEAD) and free only releases memory.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,15 @@ err_out:
 	return err;
 }
 
+/* The metadata's guarantee: why this back-end, then what it guarantees
+ * (which the sampler may amend while running, hence also set at stop). */
+static void set_meta_guarantee(struct stillprof_session *s)
+{
+	snprintf(s->meta_guarantee, sizeof(s->meta_guarantee), "%s; %s",
+	         s->backend_reason, s->guarantee);
+	s->store->info.guarantee = s->meta_guarantee;
+}
+
 static int in_owner(const struct stillprof_session *s)
 {
 	return s->owner_pid == getpid();
@@ -103,7 +113,7 @@ int stillprof_session_start(stillprof_session *s)
 		return err;
 	/* The back-end chosen, and why, go into the metadata. */
 	s->store->info.backend = s->be->name;
-	s->store->info.guarantee = s->guarantee;
+	set_meta_guarantee(s);
 	s->running = 1;
 	s->started_ns = sp_now_ns();
 	if (!s->store->info.start_ns) {
@@ -127,6 +137,7 @@ int stillprof_session_stop(stillprof_session *s)
 		return STILLPROF_ENOTRUNNING;
 	err = sp_sampler_stop(s);
 	s->running = 0;
+	set_meta_guarantee(s);
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
 	s->store->info.missed_samples =
 	    s->c.lost_records + s->c.missed_ticks;

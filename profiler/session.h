@@ -68,7 +68,8 @@ struct stillprof_session {
 	char backend_err[256];     /* why perf could not be used */
 	const struct sp_backend *be; /* chosen at start (backend.c) */
 	char backend_reason[320];  /* why that one */
-	char guarantee[1024];      /* what it guarantees (metadata) */
+	char guarantee[1536];      /* what it guarantees */
+	char meta_guarantee[1920]; /* "reason; guarantee": the metadata text */
 	int sig;                   /* signal back-end: its signal */
 	int task_work;             /* signal back-end: enum sp_kcap_state */
 	uint64_t sig_check_ns;     /* last check that our handler is in place */

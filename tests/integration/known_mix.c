@@ -1,10 +1,10 @@
 /*
  * known_mix.c - a workload with a known CPU split, to compare profiles of
  * the two back-ends: the main thread repeats mix_a (5 units of work),
- * mix_b (3) and mix_c (2), i.e. 50/30/20 % of its CPU time, in phases of
- * several milliseconds (long against a 4 ms scheduler tick, so tick-driven
- * sampling cannot alias onto one phase); a second thread, mix_blocked,
- * sits in poll() the whole time.
+ * mix_b (3) and mix_c (2), i.e. 50/30/20 % of its CPU time.  A unit is
+ * several milliseconds of CPU (a cycle tens), long against a 4 ms
+ * scheduler tick, so tick-driven sampling cannot alias onto one phase.  A
+ * second thread, mix_blocked, sits in poll() the whole time.
  *
  * usage: known_mix [SECONDS]   (default 3); prints "units N".
  */
@@ -18,7 +18,7 @@
 #include <time.h>
 
 #define NOINLINE __attribute__((noinline, noclone))
-#define UNIT_STEPS 400000
+#define UNIT_STEPS 4000000
 
 static atomic_int stop;
 static volatile uint64_t sink;
