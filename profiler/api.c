@@ -8,6 +8,7 @@
  * (STILLPROF_EDEAD) and free only releases memory.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,15 @@ err_out:
 	return err;
 }
 
+/* The metadata's guarantee: why this back-end, then what it guarantees
+ * (which the sampler may amend while running, hence also set at stop). */
+static void set_meta_guarantee(struct stillprof_session *s)
+{
+	snprintf(s->meta_guarantee, sizeof(s->meta_guarantee), "%s; %s",
+	         s->backend_reason, s->guarantee);
+	s->store->info.guarantee = s->meta_guarantee;
+}
+
 static int in_owner(const struct stillprof_session *s)
 {
 	return s->owner_pid == getpid();
@@ -101,6 +111,9 @@ int stillprof_session_start(stillprof_session *s)
 	err = sp_sampler_start(s);
 	if (err)
 		return err;
+	/* The back-end chosen, and why, go into the metadata. */
+	s->store->info.backend = s->be->name;
+	set_meta_guarantee(s);
 	s->running = 1;
 	s->started_ns = sp_now_ns();
 	if (!s->store->info.start_ns) {
@@ -124,6 +137,7 @@ int stillprof_session_stop(stillprof_session *s)
 		return STILLPROF_ENOTRUNNING;
 	err = sp_sampler_stop(s);
 	s->running = 0;
+	set_meta_guarantee(s);
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
 	s->store->info.missed_samples =
 	    s->c.lost_records + s->c.missed_ticks;
@@ -138,6 +152,21 @@ int stillprof_session_running(const stillprof_session *s)
 const char *stillprof_session_backend_error(const stillprof_session *s)
 {
 	return s && s->backend_err[0] ? s->backend_err : NULL;
+}
+
+const char *stillprof_session_backend(const stillprof_session *s)
+{
+	return s && s->be ? s->be->name : NULL;
+}
+
+const char *stillprof_session_backend_reason(const stillprof_session *s)
+{
+	return s && s->be ? s->backend_reason : NULL;
+}
+
+const char *stillprof_session_guarantee(const stillprof_session *s)
+{
+	return s && s->be ? s->guarantee : NULL;
 }
 
 int stillprof_session_stats(const stillprof_session *s,
@@ -156,7 +185,7 @@ int stillprof_session_stats(const stillprof_session *s,
 	st->unwind_ns = s->c.unwind_ns;
 	st->unwinds = s->c.unwinds;
 	st->duration_ns = s->store->info.duration_ns;
-	st->backend = sp_perf_backend_name;
+	st->backend = s->be ? s->be->name : NULL;
 	return 0;
 }
 

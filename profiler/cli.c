@@ -2,7 +2,8 @@
  * cli.c - the `stillprof` command.
  *
  *   stillprof record [--mode wall|cpu] [--interval US] [--out FILE]
- *                    [--raw|--no-raw] -- COMMAND [ARGS...]
+ *                    [--raw|--no-raw] [--backend auto|perf|signal]
+ *                    [--signal SIG] [--require-task-work] -- COMMAND [ARGS...]
  *
  * runs COMMAND with libstillprof_preload.so in LD_PRELOAD and the options
  * in STILLPROF_* variables, waits for it, prints what was recorded and
@@ -38,7 +39,10 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: stillprof record [--mode wall|cpu] [--interval US] "
 	        "[--out FILE] [--raw|--no-raw]\n"
-	        "                        [--format F]... -- COMMAND [ARGS...]\n"
+	        "                        [--format F]... [--backend B] "
+	        "[--signal SIG]\n"
+	        "                        [--require-task-work] -- COMMAND "
+	        "[ARGS...]\n"
 	        "       stillprof report FILE [--text] [--thread TID|NAME] "
 	        "[--limit N]\n"
 	        "       stillprof --version\n"
@@ -57,6 +61,15 @@ static void usage(FILE *f)
 	        "speedscope (repeatable;\n"
 	        "                     default: from the --out extension, "
 	        "else stackprof)\n"
+	        "         --backend   auto (default: perf_event if it opens, "
+	        "else signal),\n"
+	        "                     perf, or signal (per-thread CPU-time "
+	        "timers)\n"
+	        "         --signal    the signal back-end's signal (default "
+	        "SIGRTMIN+3)\n"
+	        "         --require-task-work  refuse the signal back-end on "
+	        "kernels without\n"
+	        "                     CONFIG_POSIX_CPU_TIMERS_TASK_WORK\n"
 	        "report   print a top table of a stackprof dump (Marshal or "
 	        "JSON, from\n"
 	        "         stillprof or the stackprof gem); --thread narrows "
@@ -157,32 +170,35 @@ static int find_command(const char *cmd)
 	return -ENOENT;
 }
 
-/* perf access is checked in this process (same kernel, same seccomp as
- * the child inherits), so a denial is reported before COMMAND runs. */
-static int check_perf(int mode, unsigned interval, char *why, size_t len)
+/* The back-end choice is checked in this process (same kernel, same
+ * seccomp as the child inherits), so a forced back-end that cannot run is
+ * reported before COMMAND runs, and the fallback is announced. */
+static int check_backend(const struct stillprof_options *opts, char *why,
+                         size_t len)
 {
-	struct stillprof_options o;
 	stillprof_session *s;
 	int err;
 
-	stillprof_options_init(&o);
-	o.mode = mode;
-	o.interval_us = interval;
-	err = stillprof_session_new(&o, &s);
+	err = stillprof_session_new(opts, &s);
 	if (err) {
 		snprintf(why, len, "%s", stillprof_strerror(err));
 		return err;
 	}
-	err = sp_perf_probe(s);
+	err = sp_backend_select(s, 0);
 	if (err)
 		snprintf(why, len, "%s", s->backend_err[0] ? s->backend_err
 		                                           : stillprof_strerror(err));
+	else if (s->be != &sp_backend_perf && opts->backend ==
+	                                         STILLPROF_BACKEND_AUTO)
+		fprintf(stderr, "stillprof: perf_event unavailable, falling "
+		        "back to the signal back-end (%s)\n", s->backend_reason);
 	stillprof_session_free(s);
 	return err;
 }
 
 static void read_summary(const char *path, char *samples, char *threads,
-                         char *backend, char *out, char *error, size_t len)
+                         char *backend, char *out, char *error,
+                         char *reason, char *guarantee, size_t len)
 {
 	FILE *f = fopen(path, "re");
 	char line[4200];
@@ -206,6 +222,10 @@ static void read_summary(const char *path, char *samples, char *threads,
 			dst = out;
 		else if (!strcmp(line, "error"))
 			dst = error;
+		else if (!strcmp(line, "backend_reason"))
+			dst = reason;
+		else if (!strcmp(line, "guarantee"))
+			dst = guarantee;
 		if (dst)
 			snprintf(dst, len, "%s", eq + 1);
 	}
@@ -215,6 +235,9 @@ static void read_summary(const char *path, char *samples, char *threads,
 static int cmd_record(int argc, char **argv)
 {
 	const char *mode_s = "wall", *interval_s = "1000", *out = NULL;
+	const char *backend_s = NULL, *signal_s = NULL;
+	struct stillprof_options chk;
+	int require_task_work = 0;
 	char preload[PATH_MAX], why[1024], summary[PATH_MAX];
 	char ld[2 * PATH_MAX], env_buf[PATH_MAX + 64], abs_out[PATH_MAX];
 	char cwd[PATH_MAX];
@@ -234,6 +257,12 @@ static int cmd_record(int argc, char **argv)
 			interval_s = argv[++i];
 		} else if (!strcmp(a, "--out") && i + 1 < argc) {
 			out = argv[++i];
+		} else if (!strcmp(a, "--backend") && i + 1 < argc) {
+			backend_s = argv[++i];
+		} else if (!strcmp(a, "--signal") && i + 1 < argc) {
+			signal_s = argv[++i];
+		} else if (!strcmp(a, "--require-task-work")) {
+			require_task_work = 1;
 		} else if (!strcmp(a, "--raw")) {
 			raw = 1;
 		} else if (!strcmp(a, "--no-raw")) {
@@ -283,6 +312,21 @@ static int cmd_record(int argc, char **argv)
 		fprintf(stderr, "stillprof: --out: empty file name\n");
 		return 2;
 	}
+	stillprof_options_init(&chk);
+	chk.mode = mode;
+	chk.interval_us = interval;
+	chk.require_task_work = require_task_work;
+	if (backend_s && stillprof_parse_backend(backend_s, &chk.backend)) {
+		fprintf(stderr, "stillprof: --backend '%s': expected auto, "
+		                "perf or signal\n", backend_s);
+		return 2;
+	}
+	if (signal_s && stillprof_parse_signal(signal_s, &chk.signal)) {
+		fprintf(stderr, "stillprof: --signal '%s': expected a free "
+		                "signal (SIGRTMIN+N, SIGPROF, a number)\n",
+		        signal_s);
+		return 2;
+	}
 	/* COMMAND may change directory before it exits: a relative output
 	 * path is made absolute here, where it was checked. */
 	if (out && out[0] != '/') {
@@ -311,7 +355,7 @@ static int cmd_record(int argc, char **argv)
 		                "STILLPROF_PRELOAD_LIB)\n", SP_PRELOAD_NAME);
 		return 2;
 	}
-	if ((err = check_perf(mode, interval, why, sizeof(why)))) {
+	if ((err = check_backend(&chk, why, sizeof(why)))) {
 		fprintf(stderr, "stillprof: cannot profile: %s\n", why);
 		return 2;
 	}
@@ -344,6 +388,15 @@ static int cmd_record(int argc, char **argv)
 		setenv("STILLPROF_INTERVAL", interval_s, 1);
 		setenv("STILLPROF_RAW", raw ? "1" : "0", 1);
 		setenv("STILLPROF_SUMMARY", summary, 1);
+		/* The command line decides: nothing inherited overrides it. */
+		setenv("STILLPROF_BACKEND",
+		       stillprof_backend_name(chk.backend), 1);
+		if (signal_s)
+			setenv("STILLPROF_SIGNAL", signal_s, 1);
+		else
+			unsetenv("STILLPROF_SIGNAL");
+		setenv("STILLPROF_REQUIRE_TASK_WORK",
+		       require_task_work ? "1" : "0", 1);
 		snprintf(env_buf, sizeof(env_buf), "%d", (int)getpid());
 		setenv("STILLPROF_ROOT_PID", env_buf, 1);
 		if (formats[0])
@@ -381,8 +434,9 @@ static int cmd_record(int argc, char **argv)
 	{
 		char samples[4200] = "0", threads[4200] = "0";
 		char backend[4200] = "none", path[4200] = "", error[4200] = "";
+		char reason[4200] = "", guarantee[4200] = "";
 		read_summary(summary, samples, threads, backend, path, error,
-		             sizeof(path));
+		             reason, guarantee, sizeof(path));
 		unlink(summary);
 		if (error[0])
 			fprintf(stderr, "stillprof: error: %s\n", error);
@@ -390,11 +444,16 @@ static int cmd_record(int argc, char **argv)
 			fprintf(stderr, "stillprof: no profile written (the "
 			                "program ended without running exit "
 			                "handlers?)\n");
-		else
+		else {
+			if (reason[0])
+				fprintf(stderr, "stillprof: back-end %s (%s); "
+				        "guarantee: %s\n", backend, reason,
+				        guarantee);
 			fprintf(stderr,
 			        "stillprof: %s samples, %s threads, back-end %s, "
 			        "written to %s\n",
 			        samples, threads, backend, path);
+		}
 	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

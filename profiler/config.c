@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,112 @@ void stillprof_options_init(struct stillprof_options *o)
 	o->raw = 1;
 	o->max_depth = 128;
 	o->out = NULL;
+	o->backend = STILLPROF_BACKEND_AUTO;
+	o->signal = 0; /* SIGRTMIN + STILLPROF_DEFAULT_SIGNAL_OFFSET */
+	o->require_task_work = 0;
+}
+
+static const char *const backend_names[] = {
+    [STILLPROF_BACKEND_AUTO] = "auto",
+    [STILLPROF_BACKEND_PERF] = "perf",
+    [STILLPROF_BACKEND_SIGNAL] = "signal",
+};
+
+int stillprof_parse_backend(const char *s, int *backend)
+{
+	if (!s)
+		return STILLPROF_EBADOPTION;
+	for (int i = 0; i < (int)SP_ARRAY_LEN(backend_names); i++) {
+		if (!strcmp(s, backend_names[i])) {
+			*backend = i;
+			return 0;
+		}
+	}
+	if (!strcmp(s, "perf_event")) {
+		*backend = STILLPROF_BACKEND_PERF;
+		return 0;
+	}
+	return STILLPROF_EBADOPTION;
+}
+
+const char *stillprof_backend_name(int backend)
+{
+	if (backend < 0 || backend >= (int)SP_ARRAY_LEN(backend_names))
+		return NULL;
+	return backend_names[backend];
+}
+
+/* Signals the sampling signal may not be: uncatchable, synchronous
+ * faults, job control, and the ones a process expects with their
+ * default meaning.  Real-time signals below SIGRTMIN are glibc's. */
+static int signal_usable(int sig)
+{
+	switch (sig) {
+	case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE:
+	case SIGILL: case SIGTRAP: case SIGABRT: case SIGSYS: case SIGCHLD:
+	case SIGCONT: case SIGTSTP: case SIGTTIN: case SIGTTOU: case SIGINT:
+	case SIGTERM: case SIGQUIT: case SIGHUP: case SIGPIPE:
+		return 0;
+	default:
+		return sig > 0 && sig < NSIG &&
+		       (sig < 32 || (sig >= SIGRTMIN && sig <= SIGRTMAX));
+	}
+}
+
+/* "+N"/"-N" after a base name: a small offset, whole string. */
+static int parse_offset(const char *s, int *off)
+{
+	char *end;
+	long v;
+
+	if (!*s) {
+		*off = 0;
+		return 0;
+	}
+	if ((*s != '+' && *s != '-') || !isdigit((unsigned char)s[1]))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < -64 || v > 64)
+		return -EINVAL;
+	*off = (int)v;
+	return 0;
+}
+
+int stillprof_parse_signal(const char *s, int *sig)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} named[] = {{"PROF", SIGPROF}, {"VTALRM", SIGVTALRM},
+	             {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
+	int v = -1, off;
+
+	if (!s || !*s)
+		return STILLPROF_EBADOPTION;
+	if (isdigit((unsigned char)s[0])) {
+		char *end;
+		long n;
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (errno || *end || n <= 0 || n >= NSIG)
+			return STILLPROF_EBADOPTION;
+		v = (int)n;
+	} else {
+		if (!strncmp(s, "SIG", 3))
+			s += 3;
+		if (!strncmp(s, "RTMIN", 5) && !parse_offset(s + 5, &off))
+			v = SIGRTMIN + off;
+		else if (!strncmp(s, "RTMAX", 5) && !parse_offset(s + 5, &off))
+			v = SIGRTMAX + off;
+		for (size_t i = 0; v < 0 && i < SP_ARRAY_LEN(named); i++)
+			if (!strcmp(s, named[i].name))
+				v = named[i].sig;
+	}
+	if (!signal_usable(v))
+		return STILLPROF_EBADOPTION;
+	*sig = v;
+	return 0;
 }
 
 int stillprof_parse_mode(const char *s, int *mode)
@@ -117,6 +224,20 @@ int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
 	}
 	if ((v = getenv("STILLPROF_OUT")) && *v)
 		o.out = v;
+	if ((v = getenv("STILLPROF_BACKEND")) && *v &&
+	    stillprof_parse_backend(v, &o.backend))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_BACKEND", v, "auto, perf or signal");
+	if ((v = getenv("STILLPROF_SIGNAL")) && *v &&
+	    stillprof_parse_signal(v, &o.signal))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_SIGNAL", v,
+		                 "a free signal: SIGRTMIN+N, SIGPROF, a number");
+	if ((v = getenv("STILLPROF_REQUIRE_TASK_WORK")) && *v &&
+	    parse_bool(v, &o.require_task_work))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_REQUIRE_TASK_WORK", v,
+		                 "1/0, true/false");
 	*opts = o;
 	return 0;
 }
@@ -129,6 +250,10 @@ int sp_options_check(const struct stillprof_options *o)
 	if (o->interval_us < 1 || o->interval_us > 1000000)
 		return STILLPROF_EBADINTERVAL;
 	if (o->max_depth < 1 || o->max_depth > 1024)
+		return STILLPROF_EBADOPTION;
+	if (!stillprof_backend_name(o->backend))
+		return STILLPROF_EBADOPTION;
+	if (o->signal != 0 && !signal_usable(o->signal))
 		return STILLPROF_EBADOPTION;
 	return 0;
 }

@@ -96,6 +96,8 @@ static void write_summary(const char *error)
 	const char *path = getenv("STILLPROF_SUMMARY");
 	struct stillprof_stats st;
 	char buf[8192];
+	const char *reason = stillprof_session_backend_reason(preload_session);
+	const char *guar = stillprof_session_guarantee(preload_session);
 	int fd, n;
 
 	if (!path || !*path)
@@ -105,12 +107,13 @@ static void write_summary(const char *error)
 		stillprof_session_stats(preload_session, &st);
 	n = snprintf(buf, sizeof(buf),
 	             "samples=%llu\nmissed=%llu\nthreads=%llu\nbackend=%s\n"
-	             "out=%s\nerror=%s\n",
+	             "out=%s\nerror=%s\nbackend_reason=%s\nguarantee=%s\n",
 	             (unsigned long long)st.samples,
 	             (unsigned long long)st.missed_samples,
 	             (unsigned long long)st.threads_seen,
 	             st.backend ? st.backend : "none", preload_written,
-	             error ? error : "");
+	             error ? error : "", reason ? reason : "",
+	             guar ? guar : "");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	          0600);
 	if (fd < 0)

@@ -1,7 +1,8 @@
 /*
  * sampler.c - the sampling thread.  It owns one epoll set: an eventfd
  * (stop/wake), a timerfd (the tick) and the perf fds of the sampled
- * threads.  Each tick it drains every thread's ring (on-CPU samples and
+ * threads.  Capture goes through the back-end chosen at start (s->be:
+ * backend.c; perf_event or the signal fallback).  Each tick it drains every thread's ring (on-CPU samples and
  * context-switch records) and, in wall mode, records one off-CPU sample
  * for each thread that is blocked, with the stack of its blocking episode
  * (read once per episode by probe.c).
@@ -32,10 +33,6 @@
  * once, the rescan catches threads created by unsampled threads (e.g. one
  * whose attach failed) and refreshes names set after creation. */
 #define SP_RESCAN_NS (100u * 1000 * 1000)
-/* CPU mode only needs ticks to drain the rings (the watermark wakes us
- * earlier when one fills): 10 ms of 1 kHz samples with 8 KiB stacks fit in
- * a 32-page ring. */
-#define SP_CPU_TICK_US 10000
 
 int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
                       uint32_t stack, uint64_t t_ns, int state)
@@ -65,7 +62,7 @@ static int attach_cb(pid_t tid, void *ctx)
 	if (ts && !still_alive(ts)) {
 		/* The tid was reused: finish the old thread's entry, then
 		 * attach the new thread as a thread of its own. */
-		sp_perf_detach(s, ts);
+		s->be->detach(s, ts);
 		ts = NULL;
 	}
 	if (ts) {
@@ -76,7 +73,7 @@ static int attach_cb(pid_t tid, void *ctx)
 		return 0;
 	}
 	/* Errors for one thread must not stop the scan. */
-	sp_perf_attach(s, tid);
+	s->be->attach(s, tid);
 	return 0;
 }
 
@@ -181,7 +178,12 @@ static void on_tick(struct stillprof_session *s)
 	if (now - s->last_scan_ns >= SP_RESCAN_NS)
 		rescan(s);
 	for (size_t i = 0; i < s->threads.n; i++)
-		sp_perf_drain(s, s->threads.all[i]);
+		s->be->drain(s, s->threads.all[i]);
+	/* Threads the back-end found gone (the perf back-end learns it from
+	 * POLLHUP instead). */
+	for (size_t i = s->threads.n; i-- > 0;)
+		if (!s->threads.all[i]->live)
+			s->be->detach(s, s->threads.all[i]);
 	/* The timer runs on an absolute grid: the instant of the latest
 	 * expiration is computable without a syscall. */
 	if (s->opts.mode == STILLPROF_MODE_WALL && now >= s->tick_base_ns) {
@@ -200,13 +202,13 @@ static void on_thread_event(struct stillprof_session *s, uint64_t tag,
 
 	if (!ts)
 		return; /* detached earlier in this batch */
-	sp_perf_drain(s, ts);
+	s->be->drain(s, ts);
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		/* The thread exited: the final records are drained by
 		 * detach, which also frees the entry.  Its name is the one
 		 * the last rescan read: reading it now by tid could reach a
 		 * new thread that reuses the tid. */
-		sp_perf_detach(s, ts);
+		s->be->detach(s, ts);
 	}
 }
 
@@ -238,7 +240,7 @@ static void *sampler_main(void *arg)
 	/* Final pass: names, then stop every event and drain the rest. */
 	rescan(s);
 	while (s->threads.n > 0)
-		sp_perf_detach(s, s->threads.all[s->threads.n - 1]);
+		s->be->detach(s, s->threads.all[s->threads.n - 1]);
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
 		s->c.sampler_cpu_ns += (uint64_t)cpu.tv_sec * 1000000000u +
 		                       (uint64_t)cpu.tv_nsec;
@@ -272,7 +274,7 @@ int sp_sampler_start(struct stillprof_session *s)
 	s->epfd = s->stop_efd = s->tick_tfd = -1;
 	atomic_store(&s->stop, 0);
 	s->thread_err = 0;
-	err = sp_perf_probe(s);
+	err = sp_backend_select(s, 1);
 	if (err)
 		return err;
 	if (sp_threads_init(&s->threads))
@@ -290,7 +292,7 @@ int sp_sampler_start(struct stillprof_session *s)
 	    (err = add_watch(s->epfd, s->tick_tfd, SP_EV_TICK)))
 		goto err_out;
 	if (s->opts.mode == STILLPROF_MODE_CPU)
-		tick_us = SP_CPU_TICK_US;
+		tick_us = s->be->cpu_tick_us;
 	its.it_interval.tv_sec = tick_us / 1000000;
 	its.it_interval.tv_nsec = (long)(tick_us % 1000000) * 1000;
 	s->tick_ns = (uint64_t)tick_us * 1000u;
@@ -317,7 +319,7 @@ err_errno:
 	err = -errno;
 err_out:
 	while (s->threads.n > 0)
-		sp_perf_detach(s, s->threads.all[s->threads.n - 1]);
+		s->be->detach(s, s->threads.all[s->threads.n - 1]);
 	close_loop_fds(s);
 	sp_threads_fini(&s->threads);
 	return err;

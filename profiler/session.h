@@ -23,6 +23,19 @@
 
 struct sp_store;
 struct sp_maps;
+struct stillprof_session;
+
+/* A capture back-end, as the sampling loop sees it (backend.c). */
+struct sp_backend {
+	const char *name;          /* metadata "backend" (static) */
+	int (*attach)(struct stillprof_session *s, pid_t tid);
+	void (*detach)(struct stillprof_session *s, struct sp_tstate *ts);
+	/* Each tick, per thread: take its samples and, in wall mode, set
+	 * run_state (and episode) for the tick just past.  A back-end that
+	 * finds the thread gone clears ts->live; the loop then detaches it. */
+	void (*drain)(struct stillprof_session *s, struct sp_tstate *ts);
+	unsigned cpu_tick_us;      /* drain period in CPU mode */
+};
 struct sp_unwinder;
 struct sp_symbols;
 
@@ -53,6 +66,14 @@ struct stillprof_session {
 	int epfd;
 	int thread_err;            /* error that made the sampler stop */
 	char backend_err[256];     /* why perf could not be used */
+	const struct sp_backend *be; /* chosen at start (backend.c) */
+	char backend_reason[320];  /* why that one */
+	char guarantee[1536];      /* what it guarantees */
+	char meta_guarantee[1920]; /* "reason; guarantee": the metadata text */
+	int sig;                   /* signal back-end: its signal */
+	int task_work;             /* signal back-end: enum sp_kcap_state */
+	uint64_t sig_check_ns;     /* last check that our handler is in place */
+	int sig_lost;              /* the application replaced our handler */
 	uint64_t started_ns;
 	uint64_t tick_ns;          /* tick period */
 	uint64_t tick_base_ns;     /* first expiration (CLOCK_MONOTONIC) */
@@ -80,6 +101,19 @@ void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts);
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts);
 extern const char sp_perf_backend_name[];
 extern const char sp_perf_guarantee[];
+
+/* backend_signal.c */
+extern const struct sp_backend sp_backend_signal;
+/* Check that the signal back-end can run here (kernel capability, policy,
+ * signal free) and, with install, install its handler.  Fills
+ * s->guarantee, s->sig, s->task_work; on refusal s->backend_err. */
+int sp_sig_prepare(struct stillprof_session *s, int install);
+
+/* backend.c: pick the back-end by s->opts.backend (auto: perf_event if it
+ * opens, else signal); fills s->be, backend_reason, guarantee.  install=0
+ * only checks (the CLI, before COMMAND runs). */
+extern const struct sp_backend sp_backend_perf;
+int sp_backend_select(struct stillprof_session *s, int install);
 
 /* probe.c: stack of a thread blocked in a system call; returns 1 and the
  * store stack index, 0 when the thread is running, -errno on failure. */

@@ -34,7 +34,11 @@ extern "C" {
 	XX(ENOTRUNNING, -4005, "the session is not running")                      \
 	XX(EPERFDENIED, -4006, "perf_event_open is denied")                       \
 	XX(EDEAD, -4007, "the session belongs to the parent of a fork")           \
-	XX(EBADOPTION, -4008, "invalid option value")
+	XX(EBADOPTION, -4008, "invalid option value")                          \
+	XX(ESIGBUSY, -4009, "the sampling signal already has a handler")          \
+	XX(ENOTASKWORK, -4010, "the kernel delivers CPU-timer signals in the "    \
+	                       "tick interrupt (no "                              \
+	                       "CONFIG_POSIX_CPU_TIMERS_TASK_WORK)")
 
 enum {
 #define XX(name, val, msg) STILLPROF_##name = (val),
@@ -51,6 +55,28 @@ enum stillprof_mode {
 	STILLPROF_MODE_WALL = 0, /* on-CPU and off-CPU (blocked) time */
 	STILLPROF_MODE_CPU = 1,  /* on-CPU time only */
 };
+
+/*
+ * Capture back-ends.  AUTO uses perf_event when perf_event_open works and
+ * the signal back-end otherwise; PERF and SIGNAL force one (a forced one
+ * that cannot run makes start fail).
+ *   perf_event: the kernel takes every sample, no signal is ever sent.
+ *   signal:     per-thread CPU-time timers (timer_create on the thread's
+ *               CPU clock, SIGEV_THREAD_ID): a signal reaches a thread only
+ *               while it consumes CPU, on return to user mode; blocked
+ *               threads are read from /proc, never signaled.  Resolution:
+ *               the scheduler tick.
+ */
+enum stillprof_backend {
+	STILLPROF_BACKEND_AUTO = 0,
+	STILLPROF_BACKEND_PERF = 1,
+	STILLPROF_BACKEND_SIGNAL = 2,
+};
+
+/* The signal back-end's default signal: SIGRTMIN+3 (a real-time signal,
+ * so not SIGPROF, which gperftools, ITIMER_PROF users and language
+ * runtimes own; glibc keeps the two below SIGRTMIN for itself). */
+#define STILLPROF_DEFAULT_SIGNAL_OFFSET 3
 
 enum stillprof_format {
 	STILLPROF_FORMAT_STACKPROF = 0,  /* Ruby Marshal 4.8 stackprof dump */
@@ -92,13 +118,21 @@ struct stillprof_options {
 	int raw;               /* keep every sample (stackprof :raw arrays) */
 	int max_depth;         /* frames kept per stack, 1..1024 (default 128) */
 	const char *out;       /* output path used by stillprof_session_write(NULL) */
+	/* Added in 0.2 (callers built earlier get the defaults): */
+	int backend;           /* enum stillprof_backend (default AUTO) */
+	int signal;            /* signal back-end's signal; 0: SIGRTMIN+3 */
+	int require_task_work; /* refuse the signal back-end on kernels
+	                        * without CONFIG_POSIX_CPU_TIMERS_TASK_WORK
+	                        * (there a timer signal can interrupt a system
+	                        * call); default 0: use it and say so */
 };
 
 STILLPROF_API void stillprof_options_init(struct stillprof_options *opts);
 
 /*
- * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW and STILLPROF_OUT
- * from the environment onto *opts.  Strings point into the environment.
+ * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW, STILLPROF_OUT,
+ * STILLPROF_MAX_DEPTH, STILLPROF_BACKEND, STILLPROF_SIGNAL and
+ * STILLPROF_REQUIRE_TASK_WORK from the environment onto *opts.  Strings point into the environment.
  * Returns 0, STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL or
  * STILLPROF_EBADOPTION; on error *opts is unchanged and, if errbuf is not
  * NULL, a message naming the variable is written there.
@@ -109,6 +143,16 @@ STILLPROF_API int stillprof_options_from_env(struct stillprof_options *opts,
 /* Parse "wall"/"cpu" and an interval string; used by the CLI and env. */
 STILLPROF_API int stillprof_parse_mode(const char *s, int *mode);
 STILLPROF_API int stillprof_parse_interval(const char *s, unsigned *us);
+/* Parse "auto", "perf" (or "perf_event"), "signal".  Returns 0 or
+ * STILLPROF_EBADOPTION (then *backend is unchanged). */
+STILLPROF_API int stillprof_parse_backend(const char *s, int *backend);
+/* Name of a back-end choice ("auto", "perf", "signal"); NULL if unknown. */
+STILLPROF_API const char *stillprof_backend_name(int backend);
+/* Parse a signal for the signal back-end: a number, "SIGRTMIN+N" /
+ * "RTMIN+N", "SIGRTMAX-N", "SIGPROF", "SIGVTALRM", "SIGUSR1/2".  Signals
+ * the profiler must not take (SIGKILL, SIGSTOP, SIGSEGV, ..., glibc's
+ * internal ones) are refused.  Returns 0 or STILLPROF_EBADOPTION. */
+STILLPROF_API int stillprof_parse_signal(const char *s, int *sig);
 
 typedef struct stillprof_session stillprof_session;
 
@@ -123,7 +167,10 @@ STILLPROF_API int stillprof_session_new(const struct stillprof_options *opts,
  * Start sampling every thread of the process (threads created later are
  * added as they appear).  Samples accumulate across start/stop pairs until
  * the session is freed.  Returns 0, STILLPROF_ERUNNING,
- * STILLPROF_EPERFDENIED (see stillprof_session_backend_error), or -errno.
+ * STILLPROF_EPERFDENIED (back-end perf forced and denied; see
+ * stillprof_session_backend_error), STILLPROF_ESIGBUSY (the application
+ * handles the signal back-end's signal), STILLPROF_ENOTASKWORK (refused by
+ * require_task_work), or -errno.
  * Thread-safe with respect to the application's threads; do not call start
  * and stop on one session concurrently from two threads.
  */
@@ -138,6 +185,15 @@ STILLPROF_API int stillprof_session_running(const stillprof_session *s);
 /* Why the back-end could not be opened (static or session-owned text), or
  * NULL if it opened. */
 STILLPROF_API const char *stillprof_session_backend_error(const stillprof_session *s);
+
+/* After a successful start: the back-end in use ("perf_event" or
+ * "signal"), why it was chosen (e.g. "auto: perf_event_open: EACCES,
+ * kernel.perf_event_paranoid=3"), and what it guarantees (the texts stored
+ * in the profile's metadata).  Session-owned; NULL before the first
+ * start. */
+STILLPROF_API const char *stillprof_session_backend(const stillprof_session *s);
+STILLPROF_API const char *stillprof_session_backend_reason(const stillprof_session *s);
+STILLPROF_API const char *stillprof_session_guarantee(const stillprof_session *s);
 
 struct stillprof_stats {
 	uint64_t samples;         /* samples recorded */

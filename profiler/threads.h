@@ -12,6 +12,8 @@
 
 #include "perf_ring.h"
 
+struct sp_sig_thread;
+
 enum sp_run_state {
 	SP_RUN_UNKNOWN = 0,  /* attached, no switch record seen yet */
 	SP_RUN_ONCPU,        /* last switch record: switched in */
@@ -40,6 +42,7 @@ struct sp_tstate {
 	int have_last_stack;
 	uint32_t last_stack;     /* stack of the latest on-CPU sample */
 	uint64_t probe_failures;
+	struct sp_sig_thread *sig; /* signal back-end state (backend_signal.c) */
 };
 
 struct sp_threads {

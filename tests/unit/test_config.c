@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,9 @@ static int clear_env(void **state)
 	unsetenv("STILLPROF_RAW");
 	unsetenv("STILLPROF_OUT");
 	unsetenv("STILLPROF_MAX_DEPTH");
+	unsetenv("STILLPROF_BACKEND");
+	unsetenv("STILLPROF_SIGNAL");
+	unsetenv("STILLPROF_REQUIRE_TASK_WORK");
 	return 0;
 }
 
@@ -125,6 +129,95 @@ static void test_config_rejects_bad_environment(void **state)
 	expect_env_error("STILLPROF_RAW", "maybe", STILLPROF_EBADOPTION);
 	expect_env_error("STILLPROF_MAX_DEPTH", "0", STILLPROF_EBADOPTION);
 	expect_env_error("STILLPROF_MAX_DEPTH", "5000", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_BACKEND", "ptrace", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_BACKEND", "Auto", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_SIGNAL", "SIGKILL", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_SIGNAL", "33", STILLPROF_EBADOPTION);
+	expect_env_error("STILLPROF_REQUIRE_TASK_WORK", "2",
+	                 STILLPROF_EBADOPTION);
+}
+
+static void test_config_backend(void **state)
+{
+	struct stillprof_options o;
+	stillprof_session *s = NULL;
+	int b = 42;
+	(void)state;
+
+	stillprof_options_init(&o);
+	assert_int_equal(o.backend, STILLPROF_BACKEND_AUTO);
+	assert_int_equal(o.signal, 0);
+	assert_int_equal(o.require_task_work, 0);
+	assert_int_equal(stillprof_parse_backend("auto", &b), 0);
+	assert_int_equal(b, STILLPROF_BACKEND_AUTO);
+	assert_int_equal(stillprof_parse_backend("perf", &b), 0);
+	assert_int_equal(b, STILLPROF_BACKEND_PERF);
+	assert_int_equal(stillprof_parse_backend("perf_event", &b), 0);
+	assert_int_equal(b, STILLPROF_BACKEND_PERF);
+	assert_int_equal(stillprof_parse_backend("signal", &b), 0);
+	assert_int_equal(b, STILLPROF_BACKEND_SIGNAL);
+	b = 42;
+	assert_int_equal(stillprof_parse_backend("", &b), STILLPROF_EBADOPTION);
+	assert_int_equal(stillprof_parse_backend("signals", &b),
+	                 STILLPROF_EBADOPTION);
+	assert_int_equal(stillprof_parse_backend(NULL, &b),
+	                 STILLPROF_EBADOPTION);
+	assert_int_equal(b, 42);
+	for (int i = 0; i <= STILLPROF_BACKEND_SIGNAL; i++) {
+		assert_int_equal(stillprof_parse_backend(
+		                     stillprof_backend_name(i), &b), 0);
+		assert_int_equal(b, i);
+	}
+	assert_null(stillprof_backend_name(3));
+	assert_null(stillprof_backend_name(-1));
+
+	setenv("STILLPROF_BACKEND", "signal", 1);
+	setenv("STILLPROF_SIGNAL", "SIGRTMIN+5", 1);
+	setenv("STILLPROF_REQUIRE_TASK_WORK", "yes", 1);
+	assert_int_equal(stillprof_options_from_env(&o, NULL, 0), 0);
+	assert_int_equal(o.backend, STILLPROF_BACKEND_SIGNAL);
+	assert_int_equal(o.signal, SIGRTMIN + 5);
+	assert_int_equal(o.require_task_work, 1);
+
+	/* session_new validates what the C API sets directly. */
+	stillprof_options_init(&o);
+	o.backend = 3;
+	assert_int_equal(stillprof_session_new(&o, &s), STILLPROF_EBADOPTION);
+	stillprof_options_init(&o);
+	o.signal = SIGSEGV;
+	assert_int_equal(stillprof_session_new(&o, &s), STILLPROF_EBADOPTION);
+	assert_null(s);
+}
+
+static void test_config_signal_names(void **state)
+{
+	static const char *bad[] = {"", "0", "65", "-1", "SIGKILL", "STOP",
+	                            "SIGSEGV", "SIGRTMIN+x", "RTMIN+", "32",
+	                            "SIGRTMIN-1", "SIGRTMAX+1", "SIGFOO",
+	                            "SIGRTMIN 3", "3x", "SIGINT", "SIGCHLD"};
+	int sig = 7;
+	(void)state;
+
+	assert_int_equal(stillprof_parse_signal("SIGRTMIN+3", &sig), 0);
+	assert_int_equal(sig, SIGRTMIN + 3);
+	assert_int_equal(stillprof_parse_signal("RTMIN", &sig), 0);
+	assert_int_equal(sig, SIGRTMIN);
+	assert_int_equal(stillprof_parse_signal("SIGRTMAX-2", &sig), 0);
+	assert_int_equal(sig, SIGRTMAX - 2);
+	assert_int_equal(stillprof_parse_signal("SIGPROF", &sig), 0);
+	assert_int_equal(sig, SIGPROF);
+	assert_int_equal(stillprof_parse_signal("VTALRM", &sig), 0);
+	assert_int_equal(sig, SIGVTALRM);
+	assert_int_equal(stillprof_parse_signal("40", &sig), 0);
+	assert_int_equal(sig, 40);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sig = 7;
+		assert_int_equal(stillprof_parse_signal(bad[i], &sig),
+		                 STILLPROF_EBADOPTION);
+		assert_int_equal(sig, 7);
+	}
+	assert_int_equal(stillprof_parse_signal(NULL, &sig),
+	                 STILLPROF_EBADOPTION);
 }
 
 static void test_config_session_new_validates(void **state)
@@ -205,6 +298,8 @@ int main(void)
 		cmocka_unit_test(test_config_session_new_validates),
 		cmocka_unit_test(test_config_error_text),
 		cmocka_unit_test(test_config_formats),
+		cmocka_unit_test_setup(test_config_backend, clear_env),
+		cmocka_unit_test(test_config_signal_names),
 	};
 	return cmocka_run_group_tests(tests, clear_env, NULL);
 }

@@ -304,6 +304,7 @@ static void test_sampler_refuses_when_perf_denied(void **state)
 
 		deny_perf_event_open();
 		stillprof_options_init(&o);
+		o.backend = STILLPROF_BACKEND_PERF; /* auto would fall back */
 		if (stillprof_session_new(&o, &s))
 			_exit(1);
 		if (stillprof_session_start(s) != STILLPROF_EPERFDENIED)
@@ -324,6 +325,61 @@ static void test_sampler_refuses_when_perf_denied(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The same denial under `auto`: the signal back-end runs, says why, and
+ * samples a busy thread. */
+static void test_sampler_auto_falls_back_when_perf_denied(void **state)
+{
+	int status;
+	pid_t pid;
+	(void)state;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct stillprof_options o;
+		struct stillprof_stats st;
+		stillprof_session *s;
+		const char *why;
+		struct timespec t0, t;
+
+		deny_perf_event_open();
+		stillprof_options_init(&o);
+		o.mode = STILLPROF_MODE_CPU;
+		if (stillprof_session_new(&o, &s))
+			_exit(1);
+		if (stillprof_session_start(s))
+			_exit(2);
+		if (!stillprof_session_backend(s) ||
+		    strcmp(stillprof_session_backend(s), "signal"))
+			_exit(3);
+		why = stillprof_session_backend_reason(s);
+		if (!why || !strstr(why, "auto") || !strstr(why, "EACCES"))
+			_exit(4);
+		if (stillprof_session_backend_error(s))
+			_exit(5); /* it did open */
+		/* Burn 300 ms of CPU (bounded by the clock, not a count). */
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+		do {
+			for (int i = 0; i < 100000; i++)
+				sink = sink * 31 + (uint64_t)i;
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+		} while ((t.tv_sec - t0.tv_sec) * 1000000000L +
+		             (t.tv_nsec - t0.tv_nsec) < 300000000L);
+		if (stillprof_session_stop(s))
+			_exit(6);
+		stillprof_session_stats(s, &st);
+		if (st.oncpu_samples == 0 || strcmp(st.backend, "signal"))
+			_exit(7);
+		stillprof_session_free(s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_sampler_samples_every_thread),
 		cmocka_unit_test(test_sampler_write_errors),
 		cmocka_unit_test(test_sampler_refuses_when_perf_denied),
+		cmocka_unit_test(test_sampler_auto_falls_back_when_perf_denied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,70 @@
+/*
+ * backend.c - choosing the capture back-end at start.  `auto` takes
+ * perf_event when a test event opens (no signal at all), else the signal
+ * back-end (per-thread CPU-time timers), and records why, so the CLI and
+ * every profile's metadata say which one ran and what it guarantees.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "session.h"
+
+/* Wall mode drains every tick; CPU mode only needs to empty the rings. */
+#define SP_PERF_CPU_TICK_US 10000
+
+const struct sp_backend sp_backend_perf = {
+    .name = sp_perf_backend_name,
+    .attach = sp_perf_attach,
+    .detach = sp_perf_detach,
+    .drain = sp_perf_drain,
+    .cpu_tick_us = SP_PERF_CPU_TICK_US,
+};
+
+int sp_backend_select(struct stillprof_session *s, int install)
+{
+	int want = s->opts.backend, err;
+	char perf_why[sizeof(s->backend_err)];
+
+	s->be = NULL;
+	s->backend_reason[0] = s->guarantee[0] = '\0';
+	if (want != STILLPROF_BACKEND_SIGNAL) {
+		err = sp_perf_probe(s);
+		if (!err) {
+			s->be = &sp_backend_perf;
+			snprintf(s->backend_reason, sizeof(s->backend_reason),
+			         "%s: perf_event_open works",
+			         want == STILLPROF_BACKEND_AUTO ? "auto"
+			                                        : "forced");
+			snprintf(s->guarantee, sizeof(s->guarantee), "%s",
+			         sp_perf_guarantee);
+			return 0;
+		}
+		if (want == STILLPROF_BACKEND_PERF)
+			return err; /* backend_err says why */
+		if (!s->backend_err[0])
+			snprintf(s->backend_err, sizeof(s->backend_err),
+			         "perf_event_open: %s", stillprof_strerror(err));
+		snprintf(perf_why, sizeof(perf_why), "%s", s->backend_err);
+		snprintf(s->backend_reason, sizeof(s->backend_reason),
+		         "auto: %s", perf_why);
+	} else {
+		snprintf(s->backend_reason, sizeof(s->backend_reason),
+		         "forced (backend signal)");
+	}
+	s->backend_err[0] = '\0';
+	err = sp_sig_prepare(s, install);
+	if (err) {
+		if (want == STILLPROF_BACKEND_AUTO) {
+			char sig_why[sizeof(s->backend_err)];
+			snprintf(sig_why, sizeof(sig_why), "%s", s->backend_err);
+			snprintf(s->backend_err, sizeof(s->backend_err),
+			         "%.120s; fallback: %.120s", perf_why, sig_why);
+		}
+		return err;
+	}
+	s->be = &sp_backend_signal;
+	sp_info("back-end signal: %s", s->backend_reason);
+	return 0;
+}
