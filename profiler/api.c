@@ -5,7 +5,8 @@
  *
  * A session belongs to the process that created it: after fork() the
  * child has no sampling thread, so every entry point in a child refuses
- * (STILLPROF_EDEAD) and free only releases memory.
+ * (STILLPROF_EDEAD) and free only releases memory; fork.c has already
+ * closed a running session's fds in the child.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -45,6 +46,7 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	s->opts = o;
 	s->epfd = s->stop_efd = s->tick_tfd = -1;
 	s->owner_pid = getpid();
+	pthread_mutex_init(&s->fork_mu, NULL);
 	if (o.out && !(s->out_path = sp_strdup(o.out)))
 		goto nomem;
 	s->opts.out = s->out_path;
@@ -60,6 +62,9 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	s->store->info.backend = sp_perf_backend_name;
 	s->store->info.guarantee = sp_perf_guarantee;
 	s->store->info.pid = s->owner_pid;
+	s->store->limits.max_stacks = o.max_stacks;
+	s->store->limits.max_samples = o.max_samples;
+	s->store->limits.max_depth = (uint32_t)o.max_depth;
 	*out = s;
 	return 0;
 nomem:
@@ -67,6 +72,16 @@ nomem:
 err_out:
 	stillprof_session_free(s);
 	return err;
+}
+
+/* Every sample that was due and is not in the store: ring overflows,
+ * late ticks, and the memory bounds. */
+static uint64_t missed_samples(const struct stillprof_session *s)
+{
+	const struct sp_run_info *in = &s->store->info;
+
+	return s->c.lost_records + s->c.missed_ticks +
+	       in->dropped_stack_limit + in->dropped_sample_limit;
 }
 
 static int in_owner(const struct stillprof_session *s)
@@ -101,6 +116,10 @@ int stillprof_session_start(stillprof_session *s)
 	err = sp_sampler_start(s);
 	if (err)
 		return err;
+	/* Only fails if pthread_atfork could not register (ENOMEM): the
+	 * child then keeps the fds until exec (all O_CLOEXEC). */
+	if (sp_fork_register(s))
+		sp_warn("fork: cannot register the session");
 	s->running = 1;
 	s->started_ns = sp_now_ns();
 	if (!s->store->info.start_ns) {
@@ -123,10 +142,12 @@ int stillprof_session_stop(stillprof_session *s)
 	if (!s->running)
 		return STILLPROF_ENOTRUNNING;
 	err = sp_sampler_stop(s);
+	sp_fork_unregister(s);
 	s->running = 0;
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
-	s->store->info.missed_samples =
-	    s->c.lost_records + s->c.missed_ticks;
+	s->store->info.lost_records = s->c.lost_records;
+	s->store->info.missed_ticks = s->c.missed_ticks;
+	s->store->info.missed_samples = missed_samples(s);
 	return err;
 }
 
@@ -147,7 +168,7 @@ int stillprof_session_stats(const stillprof_session *s,
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	st->samples = s->store->n_samples;
-	st->missed_samples = s->c.lost_records + s->c.missed_ticks;
+	st->missed_samples = missed_samples(s);
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->offcpu_samples = s->c.offcpu_samples;
 	st->threads_seen = s->store->n_threads;
@@ -238,6 +259,10 @@ void stillprof_session_free(stillprof_session *s)
 		return;
 	if (s->running && in_owner(s))
 		stillprof_session_stop(s);
+	else if (s->running && s->child_clean)
+		sp_threads_fini(&s->threads); /* fds closed by fork.c */
+	if (in_owner(s))
+		pthread_mutex_destroy(&s->fork_mu);
 	sp_unwinder_free(s->uw);
 	sp_maps_free(s->maps);
 	sp_store_free(s->store);

@@ -12,6 +12,7 @@
  * program and never leaves a half-written file.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -38,7 +39,10 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: stillprof record [--mode wall|cpu] [--interval US] "
 	        "[--out FILE] [--raw|--no-raw]\n"
-	        "                        [--format F]... -- COMMAND [ARGS...]\n"
+	        "                        [--format F]... [--max-depth N] "
+	        "[--max-stacks N]\n"
+	        "                        [--max-samples N] -- COMMAND "
+	        "[ARGS...]\n"
 	        "       stillprof report FILE [--text] [--thread TID|NAME] "
 	        "[--limit N]\n"
 	        "       stillprof --version\n"
@@ -57,6 +61,11 @@ static void usage(FILE *f)
 	        "speedscope (repeatable;\n"
 	        "                     default: from the --out extension, "
 	        "else stackprof)\n"
+	        "         --max-depth, --max-stacks, --max-samples  memory "
+	        "bounds (frames per\n"
+	        "                     stack, distinct stacks, samples; "
+	        "0 = no bound): what they\n"
+	        "                     drop is counted in missed_samples\n"
 	        "report   print a top table of a stackprof dump (Marshal or "
 	        "JSON, from\n"
 	        "         stillprof or the stackprof gem); --thread narrows "
@@ -252,6 +261,21 @@ static int cmd_record(int argc, char **argv)
 				snprintf(formats + strlen(formats),
 				         sizeof(formats) - strlen(formats), "%s%s",
 				         formats[0] ? "," : "", f);
+		} else if ((!strcmp(a, "--max-depth") ||
+		            !strcmp(a, "--max-stacks") ||
+		            !strcmp(a, "--max-samples")) && i + 1 < argc) {
+			/* --max-stacks -> STILLPROF_MAX_STACKS, for the
+			 * child through the environment. */
+			char var[32], *c;
+			snprintf(var, sizeof(var), "STILLPROF_%s", a + 2);
+			for (c = var; *c; c++)
+				*c = *c == '-' ? '_' : (char)toupper(*c);
+			if (sp_check_limit_option(var, argv[++i], why,
+			                          sizeof(why))) {
+				fprintf(stderr, "stillprof: %s: %s\n", a, why);
+				return 2;
+			}
+			setenv(var, argv[i], 1);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;

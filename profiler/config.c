@@ -12,6 +12,10 @@
 
 #include "internal.h"
 
+/* Store indices are 32-bit; samples are bounded by address space. */
+#define SP_MAX_STACKS_LIMIT 4000000000ul
+#define SP_MAX_SAMPLES_LIMIT (1ul << 40)
+
 void stillprof_options_init(struct stillprof_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -21,6 +25,8 @@ void stillprof_options_init(struct stillprof_options *o)
 	o->raw = 1;
 	o->max_depth = 128;
 	o->out = NULL;
+	o->max_stacks = STILLPROF_DEFAULT_MAX_STACKS;
+	o->max_samples = STILLPROF_DEFAULT_MAX_SAMPLES;
 }
 
 int stillprof_parse_mode(const char *s, int *mode)
@@ -115,9 +121,42 @@ int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
 			                 "STILLPROF_MAX_DEPTH", v, "1..1024");
 		o.max_depth = (int)depth;
 	}
+	if ((v = getenv("STILLPROF_MAX_STACKS")) && *v &&
+	    parse_range(v, 0, SP_MAX_STACKS_LIMIT, &o.max_stacks))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_MAX_STACKS", v,
+		                 "0 (no bound) or a number of stacks");
+	if ((v = getenv("STILLPROF_MAX_SAMPLES")) && *v &&
+	    parse_range(v, 0, SP_MAX_SAMPLES_LIMIT, &o.max_samples))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_MAX_SAMPLES", v,
+		                 "0 (no bound) or a number of samples");
 	if ((v = getenv("STILLPROF_OUT")) && *v)
 		o.out = v;
 	*opts = o;
+	return 0;
+}
+
+/* Check one of the bound variables (STILLPROF_MAX_DEPTH, _STACKS,
+ * _SAMPLES) as the environment parser would: the CLI uses it to refuse a
+ * bad flag before it runs anything. */
+int sp_check_limit_option(const char *var, const char *val, char *errbuf,
+                          size_t errlen)
+{
+	unsigned long v, lo = 0, hi = SP_MAX_SAMPLES_LIMIT;
+	const char *expect = "0 (no bound) or a number of samples";
+
+	if (!strcmp(var, "STILLPROF_MAX_DEPTH")) {
+		lo = 1;
+		hi = 1024;
+		expect = "1..1024";
+	} else if (!strcmp(var, "STILLPROF_MAX_STACKS")) {
+		hi = SP_MAX_STACKS_LIMIT;
+		expect = "0 (no bound) or a number of stacks";
+	}
+	if (parse_range(val, lo, hi, &v))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION, var,
+		                 val ? val : "", expect);
 	return 0;
 }
 
@@ -129,6 +168,9 @@ int sp_options_check(const struct stillprof_options *o)
 	if (o->interval_us < 1 || o->interval_us > 1000000)
 		return STILLPROF_EBADINTERVAL;
 	if (o->max_depth < 1 || o->max_depth > 1024)
+		return STILLPROF_EBADOPTION;
+	if (o->max_stacks > SP_MAX_STACKS_LIMIT ||
+	    o->max_samples > SP_MAX_SAMPLES_LIMIT)
 		return STILLPROF_EBADOPTION;
 	return 0;
 }

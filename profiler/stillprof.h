@@ -92,12 +92,25 @@ struct stillprof_options {
 	int raw;               /* keep every sample (stackprof :raw arrays) */
 	int max_depth;         /* frames kept per stack, 1..1024 (default 128) */
 	const char *out;       /* output path used by stillprof_session_write(NULL) */
+	/* Memory bounds for long runs (0 = no bound).  A sample whose stack
+	 * would be the (max_stacks+1)-th distinct one, or that comes after
+	 * max_samples, is dropped and counted in missed_samples and in the
+	 * profile's metadata; stacks deeper than max_depth are cut and
+	 * counted.  Defaults: STILLPROF_DEFAULT_MAX_*. */
+	unsigned long max_stacks;
+	unsigned long max_samples;
 };
+
+/* ~50 MB of stacks at the deepest max_depth, 96 MB of samples (24 bytes
+ * each): a bound whatever the length of the run. */
+#define STILLPROF_DEFAULT_MAX_STACKS 50000ul
+#define STILLPROF_DEFAULT_MAX_SAMPLES 4000000ul
 
 STILLPROF_API void stillprof_options_init(struct stillprof_options *opts);
 
 /*
- * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW and STILLPROF_OUT
+ * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW, STILLPROF_OUT,
+ * STILLPROF_MAX_DEPTH, STILLPROF_MAX_STACKS and STILLPROF_MAX_SAMPLES
  * from the environment onto *opts.  Strings point into the environment.
  * Returns 0, STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL or
  * STILLPROF_EBADOPTION; on error *opts is unchanged and, if errbuf is not

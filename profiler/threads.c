@@ -141,6 +141,63 @@ int sp_thread_read_name(pid_t tid, char name[16])
 	return 0;
 }
 
+/* Field 22 of /proc/.../stat, after the ")" that ends the name (which
+ * may itself hold spaces and parentheses): the thread's start time in
+ * clock ticks since boot. */
+int sp_parse_stat_starttime(const char *buf, size_t len, uint64_t *out)
+{
+	const char *p = NULL, *end = buf + len;
+	uint64_t v = 0;
+	int field = 2; /* the ")" closes field 2 */
+
+	for (size_t i = len; i > 0; i--)
+		if (buf[i - 1] == ')') {
+			p = buf + i;
+			break;
+		}
+	if (!p)
+		return -EINVAL;
+	while (field < 22) {
+		/* Each field is preceded by one space. */
+		if (p >= end || *p != ' ')
+			return -EINVAL;
+		p++;
+		field++;
+		if (field == 22)
+			break;
+		while (p < end && *p != ' ')
+			p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
+		return -EINVAL;
+	while (p < end && *p >= '0' && *p <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (p < end && *p != ' ' && *p != '\n')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int sp_thread_read_start(pid_t tid, uint64_t *start)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	sp_close(fd);
+	if (n < 0)
+		return -errno;
+	return sp_parse_stat_starttime(buf, (size_t)n, start);
+}
+
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx)
 {
 	DIR *d = opendir("/proc/self/task");

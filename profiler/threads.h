@@ -7,6 +7,7 @@
 #ifndef SP_THREADS_H
 #define SP_THREADS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -61,6 +62,12 @@ void sp_threads_remove(struct sp_threads *t, struct sp_tstate *ts);
 /* Read a thread's name from /proc/self/task/TID/comm into name[16].
  * Returns 0 or -errno (ENOENT once it has exited). */
 int sp_thread_read_name(pid_t tid, char name[16]);
+
+/* The start time of a thread (clock ticks since boot, /proc stat field
+ * 22): with the tid, it names one thread for the life of the system.
+ * Returns 0 or -errno.  The parser alone takes a buffer (fuzzed). */
+int sp_thread_read_start(pid_t tid, uint64_t *start);
+int sp_parse_stat_starttime(const char *buf, size_t len, uint64_t *out);
 
 /* Call fn for each tid listed in /proc/self/task.  Returns 0 or -errno. */
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx);
