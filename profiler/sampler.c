@@ -120,6 +120,10 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 		uint32_t stack;
 		int r;
 
+		/* Attached after the tick (the sampler woke late): the
+		 * thread may not have existed at that instant. */
+		if (ts->attach_ns > tick_ns)
+			continue;
 		switch (state_at(ts, tick_ns)) {
 		case SP_RUN_UNKNOWN:
 			/* Never switched since attach: it may have been

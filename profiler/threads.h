@@ -41,6 +41,8 @@ struct sp_tstate {
 	int have_last_stack;
 	uint32_t last_stack;     /* stack of the latest on-CPU sample */
 	uint64_t probe_failures;
+	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
+	                          * no tick before it may sample the thread */
 };
 
 struct sp_threads {
