@@ -238,8 +238,10 @@ int stillprof_session_write(stillprof_session *s, const char *path,
 		return -EINVAL;
 	/* Rings are drained per thread, so samples arrive grouped by
 	 * thread: order them by time for the raw timestamp arrays. */
-	qsort(s->store->samples, s->store->n_samples,
-	      sizeof(*s->store->samples), cmp_sample_time);
+	if (s->store->n_samples > 1) /* samples is NULL when there are
+	                              * none: qsort(NULL, 0) is undefined */
+		qsort(s->store->samples, s->store->n_samples,
+		      sizeof(*s->store->samples), cmp_sample_time);
 	if (!s->maps && (err = sp_maps_new(&s->maps)))
 		return err;
 	sp_maps_refresh(s->maps);

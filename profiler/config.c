@@ -96,45 +96,58 @@ static int env_error(char *errbuf, size_t errlen, int err, const char *var,
 	return err;
 }
 
-int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
-                               size_t errlen)
+int sp_options_from_lookup(struct stillprof_options *opts,
+                           const char *(*get)(void *ctx, const char *name),
+                           void *ctx, char *errbuf, size_t errlen)
 {
 	struct stillprof_options o = *opts;
 	const char *v;
 	unsigned long depth;
 
-	if ((v = getenv("STILLPROF_MODE")) && *v &&
+	if ((v = get(ctx, "STILLPROF_MODE")) && *v &&
 	    stillprof_parse_mode(v, &o.mode))
 		return env_error(errbuf, errlen, STILLPROF_EBADMODE,
 		                 "STILLPROF_MODE", v, "wall or cpu");
-	if ((v = getenv("STILLPROF_INTERVAL")) && *v &&
+	if ((v = get(ctx, "STILLPROF_INTERVAL")) && *v &&
 	    stillprof_parse_interval(v, &o.interval_us))
 		return env_error(errbuf, errlen, STILLPROF_EBADINTERVAL,
 		                 "STILLPROF_INTERVAL", v,
 		                 "microseconds, 1..1000000");
-	if ((v = getenv("STILLPROF_RAW")) && *v && parse_bool(v, &o.raw))
+	if ((v = get(ctx, "STILLPROF_RAW")) && *v && parse_bool(v, &o.raw))
 		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 		                 "STILLPROF_RAW", v, "1/0, true/false");
-	if ((v = getenv("STILLPROF_MAX_DEPTH")) && *v) {
+	if ((v = get(ctx, "STILLPROF_MAX_DEPTH")) && *v) {
 		if (parse_range(v, 1, 1024, &depth))
 			return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 			                 "STILLPROF_MAX_DEPTH", v, "1..1024");
 		o.max_depth = (int)depth;
 	}
-	if ((v = getenv("STILLPROF_MAX_STACKS")) && *v &&
+	if ((v = get(ctx, "STILLPROF_MAX_STACKS")) && *v &&
 	    parse_range(v, 0, SP_MAX_STACKS_LIMIT, &o.max_stacks))
 		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 		                 "STILLPROF_MAX_STACKS", v,
 		                 "0 (no bound) or a number of stacks");
-	if ((v = getenv("STILLPROF_MAX_SAMPLES")) && *v &&
+	if ((v = get(ctx, "STILLPROF_MAX_SAMPLES")) && *v &&
 	    parse_range(v, 0, SP_MAX_SAMPLES_LIMIT, &o.max_samples))
 		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 		                 "STILLPROF_MAX_SAMPLES", v,
 		                 "0 (no bound) or a number of samples");
-	if ((v = getenv("STILLPROF_OUT")) && *v)
+	if ((v = get(ctx, "STILLPROF_OUT")) && *v)
 		o.out = v;
 	*opts = o;
 	return 0;
+}
+
+static const char *env_get(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
+                               size_t errlen)
+{
+	return sp_options_from_lookup(opts, env_get, NULL, errbuf, errlen);
 }
 
 /* Check one of the bound variables (STILLPROF_MAX_DEPTH, _STACKS,

@@ -103,6 +103,11 @@ void sp_fork_unregister(struct stillprof_session *s);
 int sp_options_check(const struct stillprof_options *o);
 int sp_check_limit_option(const char *var, const char *val, char *errbuf,
                           size_t errlen);
+/* stillprof_options_from_env with the variables from get() instead of
+ * the environment (tests, fuzzing). */
+int sp_options_from_lookup(struct stillprof_options *opts,
+                           const char *(*get)(void *ctx, const char *name),
+                           void *ctx, char *errbuf, size_t errlen);
 
 /* Record one sample of ts with a stack (shared by the perf and probe
  * paths). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "proc_parse.h"
 #include "threads.h"
 
 int sp_threads_init(struct sp_threads *t)
@@ -124,7 +125,7 @@ void sp_threads_remove(struct sp_threads *t, struct sp_tstate *ts)
 
 int sp_thread_read_name(pid_t tid, char name[16])
 {
-	char path[64];
+	char path[64], buf[16];
 	ssize_t n;
 	int fd;
 
@@ -132,53 +133,11 @@ int sp_thread_read_name(pid_t tid, char name[16])
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, name, 15);
+	n = read(fd, buf, sizeof(buf));
 	sp_close(fd);
 	if (n < 0)
 		return -errno;
-	while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
-		n--;
-	name[n] = '\0';
-	return 0;
-}
-
-/* Field 22 of /proc/.../stat, after the ")" that ends the name (which
- * may itself hold spaces and parentheses): the thread's start time in
- * clock ticks since boot. */
-int sp_parse_stat_starttime(const char *buf, size_t len, uint64_t *out)
-{
-	const char *p = NULL, *end = buf + len;
-	uint64_t v = 0;
-	int field = 2; /* the ")" closes field 2 */
-
-	for (size_t i = len; i > 0; i--)
-		if (buf[i - 1] == ')') {
-			p = buf + i;
-			break;
-		}
-	if (!p)
-		return -EINVAL;
-	while (field < 22) {
-		/* Each field is preceded by one space. */
-		if (p >= end || *p != ' ')
-			return -EINVAL;
-		p++;
-		field++;
-		if (field == 22)
-			break;
-		while (p < end && *p != ' ')
-			p++;
-	}
-	if (p >= end || *p < '0' || *p > '9')
-		return -EINVAL;
-	while (p < end && *p >= '0' && *p <= '9') {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p++ - '0');
-	}
-	if (p < end && *p != ' ' && *p != '\n')
-		return -EINVAL;
-	*out = v;
+	sp_parse_comm(buf, (size_t)n, name);
 	return 0;
 }
 
@@ -208,11 +167,10 @@ int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx)
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
-		char *end;
-		long tid = strtol(e->d_name, &end, 10);
-		if (e->d_name[0] == '.' || *end || tid <= 0)
+		pid_t tid = sp_parse_tid(e->d_name);
+		if (tid <= 0)
 			continue;
-		err = fn((pid_t)tid, ctx);
+		err = fn(tid, ctx);
 		if (err)
 			break;
 	}

@@ -67,9 +67,8 @@ int sp_thread_read_name(pid_t tid, char name[16]);
 
 /* The start time of a thread (clock ticks since boot, /proc stat field
  * 22): with the tid, it names one thread for the life of the system.
- * Returns 0 or -errno.  The parser alone takes a buffer (fuzzed). */
+ * Returns 0 or -errno (proc_parse.c parses). */
 int sp_thread_read_start(pid_t tid, uint64_t *start);
-int sp_parse_stat_starttime(const char *buf, size_t len, uint64_t *out);
 
 /* Call fn for each tid listed in /proc/self/task.  Returns 0 or -errno. */
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx);
