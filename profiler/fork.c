@@ -27,7 +27,7 @@
 #include "internal.h"
 #include "session.h"
 
-#define SP_FORK_WAIT_NS (200u * 1000 * 1000)
+#define SP_FORK_WAIT_NS (1000u * 1000 * 1000)
 
 static pthread_mutex_t sp_fork_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t sp_fork_once = PTHREAD_ONCE_INIT;

@@ -101,8 +101,9 @@ struct stillprof_options {
 	unsigned long max_samples;
 };
 
-/* ~50 MB of stacks at the deepest max_depth, 96 MB of samples (24 bytes
- * each): a bound whatever the length of the run. */
+/* At most ~100 MB of stacks at the default max_depth (40 bytes + 16 per
+ * frame once symbolized) and 96 MB of samples (24 bytes each): a bound
+ * whatever the length of the run. */
 #define STILLPROF_DEFAULT_MAX_STACKS 50000ul
 #define STILLPROF_DEFAULT_MAX_SAMPLES 4000000ul
 

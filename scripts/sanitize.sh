@@ -63,7 +63,9 @@ tsan)
 	FLAGS="-O1 -g -fsanitize=thread"
 	# ~30x slower per start/stop cycle than without TSan.
 	export STILLPROF_TEST_CYCLES=${STILLPROF_TEST_CYCLES:-1000}
-	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+	# die_after_fork=0: test_lifecycle's forked children start a
+	# session (a thread) of their own, which TSan refuses by default.
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:die_after_fork=0}
 	;;
 *)
 	echo "sanitize.sh: unknown mode $MODE"; exit 2 ;;
