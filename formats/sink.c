@@ -239,12 +239,12 @@ int sp_write_file_atomic(const char *path, sp_write_fn *fn, void *ctx)
 	/*
 	 * ".NAME.XXXXXX": hidden, in the same directory (rename(2) is atomic
 	 * only within one file system), NAME cut so the result fits NAME_MAX.
-	 * Mode 0644 at creation, filtered by the umask as for any file the
-	 * process creates (stackprof's File.open(path, "w") gives 0666 minus
-	 * umask).  We do not create 0600 and fchmod later: the temporary
-	 * holds exactly what the final file will show with the same mode, and
-	 * learning the umask needs umask(2), which is process-wide and racy
-	 * in a library preloaded into threaded programs.
+	 * Mode 0600 (then the umask): a profile shows function names, file
+	 * paths and thread names of the host program and is often written
+	 * to a shared directory such as /tmp; its owner can chmod it.
+	 * O_EXCL | O_NOFOLLOW: a name planted by another user (file or
+	 * symlink) is never opened; rename(2) then replaces a symlink at the
+	 * final name itself, never the file it points to.
 	 */
 	for (tries = 0; tries < 100; tries++) {
 		random_suffix(suffix);
@@ -252,7 +252,7 @@ int sp_write_file_atomic(const char *path, sp_write_fn *fn, void *ctx)
 		         suffix);
 		fd = openat(dfd, tmp,
 		            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		            0644);
+		            0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}

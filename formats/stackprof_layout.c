@@ -236,7 +236,13 @@ static void emit_metadata(struct walk *w)
 	for (i = 0; i < st->n_samples; i++)
 		oncpu += st->samples[i].state == SP_STATE_ONCPU;
 
-	HASH(w, w->raw ? 11 : 10);
+	/* Stores recorded by a session carry their bounds: say what they
+	 * were and what every loss counter holds (dumps read back, and the
+	 * writers' tests, have none). */
+	int bounded = st->limits.max_stacks || st->limits.max_samples ||
+	              st->limits.max_depth;
+
+	HASH(w, (w->raw ? 11 : 10) + (bounded ? 2 : 0));
 	SYM(w, "stillprof_version");
 	CSTR(w, STILLPROF_VERSION);
 	SYM(w, "backend");
@@ -260,6 +266,28 @@ static void emit_metadata(struct walk *w)
 	UINT(w, st->n_samples - oncpu);
 	SYM(w, "threads");
 	emit_threads(w);
+	if (bounded) {
+		SYM(w, "limits");
+		HASH(w, 3);
+		SYM(w, "max_depth");
+		UINT(w, st->limits.max_depth);
+		SYM(w, "max_stacks");
+		UINT(w, st->limits.max_stacks);
+		SYM(w, "max_samples");
+		UINT(w, st->limits.max_samples);
+		SYM(w, "dropped");
+		HASH(w, 5);
+		SYM(w, "lost_records");
+		UINT(w, in->lost_records);
+		SYM(w, "missed_ticks");
+		UINT(w, in->missed_ticks);
+		SYM(w, "stack_limit");
+		UINT(w, in->dropped_stack_limit);
+		SYM(w, "sample_limit");
+		UINT(w, in->dropped_sample_limit);
+		SYM(w, "truncated_stacks");
+		UINT(w, in->truncated_samples);
+	}
 	if (w->raw) {
 		SYM(w, "raw_threads");
 		ARRAY(w, count_records(st));

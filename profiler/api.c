@@ -5,7 +5,8 @@
  *
  * A session belongs to the process that created it: after fork() the
  * child has no sampling thread, so every entry point in a child refuses
- * (STILLPROF_EDEAD) and free only releases memory.
+ * (STILLPROF_EDEAD) and free only releases memory; fork.c has already
+ * closed a running session's fds in the child.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -46,6 +47,7 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	s->opts = o;
 	s->epfd = s->stop_efd = s->tick_tfd = -1;
 	s->owner_pid = getpid();
+	pthread_mutex_init(&s->fork_mu, NULL);
 	if (o.out && !(s->out_path = sp_strdup(o.out)))
 		goto nomem;
 	s->opts.out = s->out_path;
@@ -61,6 +63,9 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	s->store->info.backend = sp_perf_backend_name;
 	s->store->info.guarantee = sp_perf_guarantee;
 	s->store->info.pid = s->owner_pid;
+	s->store->limits.max_stacks = o.max_stacks;
+	s->store->limits.max_samples = o.max_samples;
+	s->store->limits.max_depth = (uint32_t)o.max_depth;
 	*out = s;
 	return 0;
 nomem:
@@ -77,6 +82,16 @@ static void set_meta_guarantee(struct stillprof_session *s)
 	snprintf(s->meta_guarantee, sizeof(s->meta_guarantee), "%s; %s",
 	         s->backend_reason, s->guarantee);
 	s->store->info.guarantee = s->meta_guarantee;
+}
+
+/* Every sample that was due and is not in the store: ring overflows,
+ * late ticks, and the memory bounds. */
+static uint64_t missed_samples(const struct stillprof_session *s)
+{
+	const struct sp_run_info *in = &s->store->info;
+
+	return s->c.lost_records + s->c.missed_ticks +
+	       in->dropped_stack_limit + in->dropped_sample_limit;
 }
 
 static int in_owner(const struct stillprof_session *s)
@@ -114,6 +129,10 @@ int stillprof_session_start(stillprof_session *s)
 	/* The back-end chosen, and why, go into the metadata. */
 	s->store->info.backend = s->be->name;
 	set_meta_guarantee(s);
+	/* Only fails if pthread_atfork could not register (ENOMEM): the
+	 * child then keeps the fds until exec (all O_CLOEXEC). */
+	if (sp_fork_register(s))
+		sp_warn("fork: cannot register the session");
 	s->running = 1;
 	s->started_ns = sp_now_ns();
 	if (!s->store->info.start_ns) {
@@ -136,11 +155,13 @@ int stillprof_session_stop(stillprof_session *s)
 	if (!s->running)
 		return STILLPROF_ENOTRUNNING;
 	err = sp_sampler_stop(s);
+	sp_fork_unregister(s);
 	s->running = 0;
 	set_meta_guarantee(s);
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
-	s->store->info.missed_samples =
-	    s->c.lost_records + s->c.missed_ticks;
+	s->store->info.lost_records = s->c.lost_records;
+	s->store->info.missed_ticks = s->c.missed_ticks;
+	s->store->info.missed_samples = missed_samples(s);
 	return err;
 }
 
@@ -176,7 +197,7 @@ int stillprof_session_stats(const stillprof_session *s,
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	st->samples = s->store->n_samples;
-	st->missed_samples = s->c.lost_records + s->c.missed_ticks;
+	st->missed_samples = missed_samples(s);
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->offcpu_samples = s->c.offcpu_samples;
 	st->threads_seen = s->store->n_threads;
@@ -246,8 +267,10 @@ int stillprof_session_write(stillprof_session *s, const char *path,
 		return -EINVAL;
 	/* Rings are drained per thread, so samples arrive grouped by
 	 * thread: order them by time for the raw timestamp arrays. */
-	qsort(s->store->samples, s->store->n_samples,
-	      sizeof(*s->store->samples), cmp_sample_time);
+	if (s->store->n_samples > 1) /* samples is NULL when there are
+	                              * none: qsort(NULL, 0) is undefined */
+		qsort(s->store->samples, s->store->n_samples,
+		      sizeof(*s->store->samples), cmp_sample_time);
 	if (!s->maps && (err = sp_maps_new(&s->maps)))
 		return err;
 	sp_maps_refresh(s->maps);
@@ -267,6 +290,10 @@ void stillprof_session_free(stillprof_session *s)
 		return;
 	if (s->running && in_owner(s))
 		stillprof_session_stop(s);
+	else if (s->running && s->child_clean)
+		sp_threads_fini(&s->threads); /* fds closed by fork.c */
+	if (in_owner(s))
+		pthread_mutex_destroy(&s->fork_mu);
 	sp_unwinder_free(s->uw);
 	sp_maps_free(s->maps);
 	sp_store_free(s->store);

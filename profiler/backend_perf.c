@@ -169,6 +169,7 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 	struct perf_event_attr a;
 	struct sp_tstate *ts;
 	char name[16] = "", path[64];
+	uint64_t start;
 	int err;
 
 	if (tid == s->sampler_tid || sp_threads_find(&s->threads, tid))
@@ -181,10 +182,13 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 		sp_threads_remove(&s->threads, ts);
 		return 0;
 	}
-	/* Each attach is a new thread: a tid seen before belonged to a
-	 * thread that has exited (it was detached), so it gets its own
-	 * entry rather than the old thread's samples and name. */
-	err = sp_store_thread_new(s->store, tid, name, &ts->store_thread);
+	/* A tid seen before is the same thread only if its start time is
+	 * (attached again after stop/start); else the old one has exited
+	 * and this one gets its own entry, samples and name. */
+	if (sp_thread_read_start(tid, &start))
+		start = 0;
+	err = sp_store_thread_attach(s->store, tid, name, start,
+	                             &ts->store_thread);
 	if (err)
 		goto fail;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);

@@ -13,6 +13,7 @@
  * program and never leaves a half-written file.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -41,7 +42,9 @@ static void usage(FILE *f)
 	        "[--out FILE] [--raw|--no-raw]\n"
 	        "                        [--format F]... [--backend B] "
 	        "[--signal SIG]\n"
-	        "                        [--require-task-work] -- COMMAND "
+	        "                        [--require-task-work] [--max-depth N] "
+	        "[--max-stacks N]\n"
+	        "                        [--max-samples N] -- COMMAND "
 	        "[ARGS...]\n"
 	        "       stillprof report FILE [--text] [--thread TID|NAME] "
 	        "[--limit N]\n"
@@ -70,6 +73,11 @@ static void usage(FILE *f)
 	        "         --require-task-work  refuse the signal back-end on "
 	        "kernels without\n"
 	        "                     CONFIG_POSIX_CPU_TIMERS_TASK_WORK\n"
+	        "         --max-depth, --max-stacks, --max-samples  memory "
+	        "bounds (frames per\n"
+	        "                     stack, distinct stacks, samples; "
+	        "0 = no bound): what they\n"
+	        "                     drop is counted in missed_samples\n"
 	        "report   print a top table of a stackprof dump (Marshal or "
 	        "JSON, from\n"
 	        "         stillprof or the stackprof gem); --thread narrows "
@@ -281,6 +289,21 @@ static int cmd_record(int argc, char **argv)
 				snprintf(formats + strlen(formats),
 				         sizeof(formats) - strlen(formats), "%s%s",
 				         formats[0] ? "," : "", f);
+		} else if ((!strcmp(a, "--max-depth") ||
+		            !strcmp(a, "--max-stacks") ||
+		            !strcmp(a, "--max-samples")) && i + 1 < argc) {
+			/* --max-stacks -> STILLPROF_MAX_STACKS, for the
+			 * child through the environment. */
+			char var[32], *c;
+			snprintf(var, sizeof(var), "STILLPROF_%s", a + 2);
+			for (c = var; *c; c++)
+				*c = *c == '-' ? '_' : (char)toupper(*c);
+			if (sp_check_limit_option(var, argv[++i], why,
+			                          sizeof(why))) {
+				fprintf(stderr, "stillprof: %s: %s\n", a, why);
+				return 2;
+			}
+			setenv(var, argv[i], 1);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;

@@ -13,6 +13,10 @@
 
 #include "internal.h"
 
+/* Store indices are 32-bit; samples are bounded by address space. */
+#define SP_MAX_STACKS_LIMIT 4000000000ul
+#define SP_MAX_SAMPLES_LIMIT (1ul << 40)
+
 void stillprof_options_init(struct stillprof_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -25,6 +29,8 @@ void stillprof_options_init(struct stillprof_options *o)
 	o->backend = STILLPROF_BACKEND_AUTO;
 	o->signal = 0; /* SIGRTMIN + STILLPROF_DEFAULT_SIGNAL_OFFSET */
 	o->require_task_work = 0;
+	o->max_stacks = STILLPROF_DEFAULT_MAX_STACKS;
+	o->max_samples = STILLPROF_DEFAULT_MAX_SAMPLES;
 }
 
 static const char *const backend_names[] = {
@@ -197,32 +203,43 @@ static int env_error(char *errbuf, size_t errlen, int err, const char *var,
 	return err;
 }
 
-int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
-                               size_t errlen)
+int sp_options_from_lookup(struct stillprof_options *opts,
+                           const char *(*get)(void *ctx, const char *name),
+                           void *ctx, char *errbuf, size_t errlen)
 {
 	struct stillprof_options o = *opts;
 	const char *v;
 	unsigned long depth;
 
-	if ((v = getenv("STILLPROF_MODE")) && *v &&
+	if ((v = get(ctx, "STILLPROF_MODE")) && *v &&
 	    stillprof_parse_mode(v, &o.mode))
 		return env_error(errbuf, errlen, STILLPROF_EBADMODE,
 		                 "STILLPROF_MODE", v, "wall or cpu");
-	if ((v = getenv("STILLPROF_INTERVAL")) && *v &&
+	if ((v = get(ctx, "STILLPROF_INTERVAL")) && *v &&
 	    stillprof_parse_interval(v, &o.interval_us))
 		return env_error(errbuf, errlen, STILLPROF_EBADINTERVAL,
 		                 "STILLPROF_INTERVAL", v,
 		                 "microseconds, 1..1000000");
-	if ((v = getenv("STILLPROF_RAW")) && *v && parse_bool(v, &o.raw))
+	if ((v = get(ctx, "STILLPROF_RAW")) && *v && parse_bool(v, &o.raw))
 		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 		                 "STILLPROF_RAW", v, "1/0, true/false");
-	if ((v = getenv("STILLPROF_MAX_DEPTH")) && *v) {
+	if ((v = get(ctx, "STILLPROF_MAX_DEPTH")) && *v) {
 		if (parse_range(v, 1, 1024, &depth))
 			return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 			                 "STILLPROF_MAX_DEPTH", v, "1..1024");
 		o.max_depth = (int)depth;
 	}
-	if ((v = getenv("STILLPROF_OUT")) && *v)
+	if ((v = get(ctx, "STILLPROF_MAX_STACKS")) && *v &&
+	    parse_range(v, 0, SP_MAX_STACKS_LIMIT, &o.max_stacks))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_MAX_STACKS", v,
+		                 "0 (no bound) or a number of stacks");
+	if ((v = get(ctx, "STILLPROF_MAX_SAMPLES")) && *v &&
+	    parse_range(v, 0, SP_MAX_SAMPLES_LIMIT, &o.max_samples))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_MAX_SAMPLES", v,
+		                 "0 (no bound) or a number of samples");
+	if ((v = get(ctx, "STILLPROF_OUT")) && *v)
 		o.out = v;
 	if ((v = getenv("STILLPROF_BACKEND")) && *v &&
 	    stillprof_parse_backend(v, &o.backend))
@@ -242,6 +259,41 @@ int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
 	return 0;
 }
 
+static const char *env_get(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
+                               size_t errlen)
+{
+	return sp_options_from_lookup(opts, env_get, NULL, errbuf, errlen);
+}
+
+/* Check one of the bound variables (STILLPROF_MAX_DEPTH, _STACKS,
+ * _SAMPLES) as the environment parser would: the CLI uses it to refuse a
+ * bad flag before it runs anything. */
+int sp_check_limit_option(const char *var, const char *val, char *errbuf,
+                          size_t errlen)
+{
+	unsigned long v, lo = 0, hi = SP_MAX_SAMPLES_LIMIT;
+	const char *expect = "0 (no bound) or a number of samples";
+
+	if (!strcmp(var, "STILLPROF_MAX_DEPTH")) {
+		lo = 1;
+		hi = 1024;
+		expect = "1..1024";
+	} else if (!strcmp(var, "STILLPROF_MAX_STACKS")) {
+		hi = SP_MAX_STACKS_LIMIT;
+		expect = "0 (no bound) or a number of stacks";
+	}
+	if (parse_range(val, lo, hi, &v))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION, var,
+		                 val ? val : "", expect);
+	return 0;
+}
+
 /* Validate a full option set (used by stillprof_session_new). */
 int sp_options_check(const struct stillprof_options *o)
 {
@@ -254,6 +306,9 @@ int sp_options_check(const struct stillprof_options *o)
 	if (!stillprof_backend_name(o->backend))
 		return STILLPROF_EBADOPTION;
 	if (o->signal != 0 && !signal_usable(o->signal))
+		return STILLPROF_EBADOPTION;
+	if (o->max_stacks > SP_MAX_STACKS_LIMIT ||
+	    o->max_samples > SP_MAX_SAMPLES_LIMIT)
 		return STILLPROF_EBADOPTION;
 	return 0;
 }

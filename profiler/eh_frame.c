@@ -82,6 +82,7 @@ enum {
 struct rd {
 	const uint8_t *p, *end;
 	int bad;
+	uintptr_t bias;  /* address in the object - address in the copy */
 };
 
 static uint64_t rd_bytes(struct rd *r, size_t n)
@@ -143,7 +144,7 @@ static int64_t rd_sleb(struct rd *r)
  * and an indirect pc_begin makes no sense: both are "bad". */
 static uint64_t rd_encoded(struct rd *r, uint8_t enc)
 {
-	uintptr_t field = (uintptr_t)r->p;
+	uintptr_t field = (uintptr_t)r->p + r->bias; /* in the object */
 	uint64_t v;
 
 	switch (enc & 0x0f) {
@@ -206,26 +207,41 @@ static const uint8_t *seg_end(const struct sp_object *o, uintptr_t addr,
 	return NULL;
 }
 
-/* A length-prefixed .eh_frame record at addr: *body = its contents after
- * the length field.  Returns 0, or -1 if it is a terminator or overruns. */
+/* A length-prefixed .eh_frame record at addr, copied into buf (cap
+ * bytes) before it is parsed: the object may be dlclose'd at any instant,
+ * and sp_maps_read fails instead of faulting.  *body = the copy of its
+ * contents after the length field (bias maps it back to the object).
+ * Returns 0, or -1 if it is a terminator, overruns, does not fit buf or
+ * is gone. */
 static int read_record(const struct sp_object *o, uintptr_t addr,
-                       struct rd *body)
+                       struct rd *body, uint8_t *buf, size_t cap)
 {
-	struct rd r = {(const uint8_t *)addr, seg_end(o, addr, 4), 0};
+	const uint8_t *end = seg_end(o, addr, 4);
+	uint32_t len32;
 	uint64_t len;
+	uintptr_t start = addr + 4;
 
-	if (!r.end)
+	if (!end || sp_maps_read(addr, &len32, 4))
 		return -1;
-	len = rd_bytes(&r, 4);
-	if (len == 0xffffffffu) /* 64-bit DWARF */
-		len = rd_bytes(&r, 8);
-	if (r.bad || len == 0 || len > (uint64_t)(r.end - r.p))
+	len = len32;
+	if (len32 == 0xffffffffu) { /* 64-bit DWARF */
+		if (!seg_end(o, addr, 12) || sp_maps_read(addr + 4, &len, 8))
+			return -1;
+		start = addr + 12;
+	}
+	if (len == 0 || len > (uint64_t)((uintptr_t)end - start) || len > cap ||
+	    sp_maps_read(start, buf, (size_t)len))
 		return -1;
-	body->p = r.p;
-	body->end = r.p + len;
+	body->p = buf;
+	body->end = buf + len;
 	body->bad = 0;
+	body->bias = start - (uintptr_t)buf;
 	return 0;
 }
+
+/* Records longer than this are left to libunwind (rare: functions with
+ * very long call-frame programs). */
+#define SP_EH_RECORD_MAX 4096
 
 /* ------------------------------------------------------------------ */
 /* CIE, FDE and the call-frame program. */
@@ -241,14 +257,15 @@ struct cie {
 };
 
 static int parse_cie(const struct sp_object *o, uintptr_t addr,
-                     struct cie *cie)
+                     struct cie *cie, uint8_t *buf)
 {
 	struct rd r;
 	const char *aug;
 	const uint8_t *nul;
 	uint8_t version;
 
-	if (read_record(o, addr, &r) || rd_bytes(&r, 4) != 0 || r.bad)
+	if (read_record(o, addr, &r, buf, SP_EH_RECORD_MAX) ||
+	    rd_bytes(&r, 4) != 0 || r.bad)
 		return -1; /* not a CIE (.eh_frame CIE id is 0) */
 	version = (uint8_t)rd_bytes(&r, 1);
 	if (r.bad || (version != 1 && version != 3 && version != 4))
@@ -267,7 +284,7 @@ static int parse_cie(const struct sp_object *o, uintptr_t addr,
 	cie->fde_enc = DW_EH_PE_absptr;
 	if (aug[0] == 'z') {
 		uint64_t alen = rd_uleb(&r);
-		struct rd a = {r.p, r.p, 0};
+		struct rd a = {r.p, r.p, 0, r.bias};
 
 		rd_skip(&r, alen);
 		a.end = r.p;
@@ -514,11 +531,14 @@ advance:
 	return r->bad ? -1 : 0;
 }
 
-static int32_t table_at(uintptr_t table, uint64_t i)
+/* Entry i of the search table; a failed read (object gone) ends the
+ * search with no FDE. */
+static int32_t table_at(uintptr_t table, uint64_t i, int *bad)
 {
-	int32_t v;
+	int32_t v = 0;
 
-	memcpy(&v, (const void *)(table + 4 * i), 4); /* may be unaligned */
+	if (sp_maps_read(table + 4 * i, &v, 4))
+		*bad = 1;
 	return v;
 }
 
@@ -534,16 +554,22 @@ static uintptr_t find_fde(const struct sp_object *o, uint64_t pc)
 	if (!t || n == 0 || n > SIZE_MAX / 8 ||
 	    !seg_end(o, o->eh_table, (size_t)n * 8))
 		return 0;
-	while (hi - lo > 1) {
+	int bad = 0;
+	int32_t fde;
+
+	while (hi - lo > 1 && !bad) {
 		uint64_t mid = lo + (hi - lo) / 2;
-		if (table_at(t, 2 * mid) <= rel)
+		if (table_at(t, 2 * mid, &bad) <= rel)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	if (table_at(t, 2 * lo) > rel)
+	if (table_at(t, 2 * lo, &bad) > rel)
 		return 0;
-	return o->eh_frame_hdr + (uintptr_t)(int64_t)table_at(t, 2 * lo + 1);
+	fde = table_at(t, 2 * lo + 1, &bad);
+	if (bad)
+		return 0;
+	return o->eh_frame_hdr + (uintptr_t)(int64_t)fde;
 }
 
 /* DWARF expression operations (DWARF 5, 7.7.1). */
@@ -571,7 +597,7 @@ static uintptr_t find_fde(const struct sp_object *o, uint64_t pc)
  */
 static int cfa_expression(struct row *row, uint64_t pc, struct sp_eh_rule *ru)
 {
-	struct rd r = {row->expr, row->expr + row->expr_len, 0};
+	struct rd r = {row->expr, row->expr + row->expr_len, 0, 0};
 	uint8_t op = (uint8_t)rd_bytes(&r, 1);
 	uint64_t reg = (uint64_t)op - DW_OP_breg0, m;
 	int64_t k = rd_sleb(&r), b;
@@ -632,6 +658,8 @@ void sp_eh_frame_compute(struct sp_maps *maps, uint64_t pc,
 	uintptr_t fde_addr, cie_field;
 	const struct reg_rule *ra, *bp;
 	uint64_t id, pc_begin, pc_range;
+	/* Copies of the FDE and its CIE: the parsed rows point into them. */
+	uint8_t fde_buf[SP_EH_RECORD_MAX], cie_buf[SP_EH_RECORD_MAX];
 
 	memset(ru, 0, sizeof(*ru));
 	ru->pc = pc;
@@ -640,15 +668,15 @@ void sp_eh_frame_compute(struct sp_maps *maps, uint64_t pc,
 		return;
 	}
 	if (!(fde_addr = find_fde(o, pc)) ||
-	    read_record(o, fde_addr, &fde)) {
+	    read_record(o, fde_addr, &fde, fde_buf, sizeof(fde_buf))) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
 	}
-	cie_field = (uintptr_t)fde.p;
+	cie_field = (uintptr_t)fde.p + fde.bias;
 	id = rd_bytes(&fde, 4);
 	/* The CIE pointer counts back from its own field (LSB 10.6.1.1). */
 	if (fde.bad || id == 0 || id > cie_field ||
-	    parse_cie(o, cie_field - id, &cie)) {
+	    parse_cie(o, cie_field - id, &cie, cie_buf)) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
 	}

@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <link.h>
+#include <stdatomic.h>
+#include <sys/uio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,4 +227,34 @@ const struct sp_object *sp_maps_find_data(const struct sp_maps *m,
 				return o;
 	}
 	return NULL;
+}
+
+/* 0: not tried yet, 1: process_vm_readv works, 2: refused (seccomp). */
+static atomic_int safe_read_mode;
+
+int sp_maps_read(uintptr_t addr, void *buf, size_t len)
+{
+	struct iovec l = {buf, len}, r = {(void *)addr, len};
+	ssize_t n;
+
+	if (atomic_load_explicit(&safe_read_mode, memory_order_relaxed) == 2) {
+		memcpy(buf, (const void *)addr, len);
+		return 0;
+	}
+	n = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	if (n == (ssize_t)len) {
+		atomic_store_explicit(&safe_read_mode, 1, memory_order_relaxed);
+		return 0;
+	}
+	if (n < 0 && (errno == EPERM || errno == ENOSYS) &&
+	    atomic_load(&safe_read_mode) == 0) {
+		/* A sandbox refuses the call: read directly, as before
+		 * this existed (a dlclose race can then crash). */
+		sp_warn("maps: process_vm_readv refused (%s): unwind tables "
+		        "are read directly", strerror(errno));
+		atomic_store(&safe_read_mode, 2);
+		memcpy(buf, (const void *)addr, len);
+		return 0;
+	}
+	return -EFAULT;
 }

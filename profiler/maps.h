@@ -53,4 +53,14 @@ const struct sp_object *sp_maps_find(struct sp_maps *m, uintptr_t pc);
 const struct sp_object *sp_maps_find_data(const struct sp_maps *m,
                                           uintptr_t addr, size_t len);
 
+/*
+ * Copy len bytes at addr of this process into buf without faulting: the
+ * object an address belonged to at the last rescan may have been
+ * dlclose'd since (process_vm_readv reports EFAULT instead of SIGSEGV).
+ * Every read of an object's memory by the sampler (unwind tables, the
+ * libunwind accessor) goes through here.  Returns 0 or -EFAULT.  Where a
+ * sandbox refuses process_vm_readv it falls back to a direct copy.
+ */
+int sp_maps_read(uintptr_t addr, void *buf, size_t len);
+
 #endif

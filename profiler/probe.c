@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "proc_parse.h"
 #include "session.h"
 #include "store.h"
 #include "unwind.h"
@@ -37,22 +38,11 @@ struct syscall_state {
 static int read_syscall(int fd, struct syscall_state *st)
 {
 	char buf[256];
-	unsigned long a[6];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
 
 	if (n < 0)
 		return -errno;
-	buf[n] = '\0';
-	if (!strncmp(buf, "running", 7))
-		return 0;
-	if (sscanf(buf, "%ld", &st->nr) != 1)
-		return -EINVAL;
-	if (st->nr == -1)
-		return 0; /* runnable in user mode ("-1 sp pc"): not blocked */
-	if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &st->nr, &a[0],
-	           &a[1], &a[2], &a[3], &a[4], &a[5], &st->sp, &st->pc) != 9)
-		return -EINVAL;
-	return 1;
+	return sp_parse_syscall(buf, (size_t)n, &st->nr, &st->sp, &st->pc);
 }
 
 /* CPU time of another thread of this process (clock id from its tid, as

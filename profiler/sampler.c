@@ -117,6 +117,10 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 		uint32_t stack;
 		int r;
 
+		/* Attached after the tick (the sampler woke late): the
+		 * thread may not have existed at that instant. */
+		if (ts->attach_ns > tick_ns)
+			continue;
 		switch (state_at(ts, tick_ns)) {
 		case SP_RUN_UNKNOWN:
 			/* Never switched since attach: it may have been
@@ -227,6 +231,8 @@ static void *sampler_main(void *arg)
 			s->thread_err = -errno;
 			break;
 		}
+		/* fork.c: a fork waits for the end of the batch. */
+		pthread_mutex_lock(&s->fork_mu);
 		for (int i = 0; i < n && !atomic_load(&s->stop); i++) {
 			uint64_t tag = evs[i].data.u64;
 			if (tag == SP_EV_STOP)
@@ -236,11 +242,14 @@ static void *sampler_main(void *arg)
 			else if (tag & SP_EV_THREAD)
 				on_thread_event(s, tag, evs[i].events);
 		}
+		pthread_mutex_unlock(&s->fork_mu);
 	}
 	/* Final pass: names, then stop every event and drain the rest. */
+	pthread_mutex_lock(&s->fork_mu);
 	rescan(s);
 	while (s->threads.n > 0)
 		s->be->detach(s, s->threads.all[s->threads.n - 1]);
+	pthread_mutex_unlock(&s->fork_mu);
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
 		s->c.sampler_cpu_ns += (uint64_t)cpu.tv_sec * 1000000000u +
 		                       (uint64_t)cpu.tv_nsec;

@@ -88,6 +88,13 @@ struct stillprof_session {
 	uint64_t *pcs;             /* scratch: max_depth pcs */
 	uint8_t *probe_buf;        /* scratch: copied stack of a blocked thread */
 	struct sp_counters c;
+
+	/* fork.c: held by the sampler while it handles a batch, taken by
+	 * the prepare handler so the child sees a consistent table. */
+	pthread_mutex_t fork_mu;
+	struct stillprof_session *fork_next; /* registry of running ones */
+	int fork_locked;           /* prepare got fork_mu */
+	int child_clean;           /* the child closed the thread fds */
 };
 
 /* sampler.c */
@@ -121,8 +128,20 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
                      uint32_t *stack);
 size_t sp_probe_buf_len(void);
 
+/* fork.c: register a running session so that a fork()ed child closes
+ * its fds at once (see fork.c). */
+int sp_fork_register(struct stillprof_session *s);
+void sp_fork_unregister(struct stillprof_session *s);
+
 /* config.c */
 int sp_options_check(const struct stillprof_options *o);
+int sp_check_limit_option(const char *var, const char *val, char *errbuf,
+                          size_t errlen);
+/* stillprof_options_from_env with the variables from get() instead of
+ * the environment (tests, fuzzing). */
+int sp_options_from_lookup(struct stillprof_options *opts,
+                           const char *(*get)(void *ctx, const char *name),
+                           void *ctx, char *errbuf, size_t errlen);
 
 /* Record one sample of ts with a stack (shared by the perf and probe
  * paths). */

@@ -125,14 +125,28 @@ struct stillprof_options {
 	                        * without CONFIG_POSIX_CPU_TIMERS_TASK_WORK
 	                        * (there a timer signal can interrupt a system
 	                        * call); default 0: use it and say so */
+	/* Memory bounds for long runs (0 = no bound).  A sample whose stack
+	 * would be the (max_stacks+1)-th distinct one, or that comes after
+	 * max_samples, is dropped and counted in missed_samples and in the
+	 * profile's metadata; stacks deeper than max_depth are cut and
+	 * counted.  Defaults: STILLPROF_DEFAULT_MAX_*. */
+	unsigned long max_stacks;
+	unsigned long max_samples;
 };
+
+/* At most ~100 MB of stacks at the default max_depth (40 bytes + 16 per
+ * frame once symbolized) and 96 MB of samples (24 bytes each): a bound
+ * whatever the length of the run. */
+#define STILLPROF_DEFAULT_MAX_STACKS 50000ul
+#define STILLPROF_DEFAULT_MAX_SAMPLES 4000000ul
 
 STILLPROF_API void stillprof_options_init(struct stillprof_options *opts);
 
 /*
  * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW, STILLPROF_OUT,
- * STILLPROF_MAX_DEPTH, STILLPROF_BACKEND, STILLPROF_SIGNAL and
- * STILLPROF_REQUIRE_TASK_WORK from the environment onto *opts.  Strings point into the environment.
+ * STILLPROF_MAX_DEPTH, STILLPROF_MAX_STACKS, STILLPROF_MAX_SAMPLES,
+ * STILLPROF_BACKEND, STILLPROF_SIGNAL and STILLPROF_REQUIRE_TASK_WORK
+ * from the environment onto *opts.  Strings point into the environment.
  * Returns 0, STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL or
  * STILLPROF_EBADOPTION; on error *opts is unchanged and, if errbuf is not
  * NULL, a message naming the variable is written there.

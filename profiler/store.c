@@ -208,6 +208,26 @@ int sp_store_thread_new(struct sp_store *st, pid_t tid, const char *name,
 	return store_thread(st, tid, name, idx, 1);
 }
 
+int sp_store_thread_attach(struct sp_store *st, pid_t tid, const char *name,
+                           uint64_t start, uint32_t *idx)
+{
+	struct store_priv *p = priv(st);
+	int err;
+
+	if (start && p->n_tid_slots) {
+		uint32_t e = p->tid_slots[tid_slot(p, tid)];
+		if (e && st->threads[e - 1].start_ticks == start) {
+			*idx = e - 1;
+			set_name(&st->threads[*idx], name);
+			return 0;
+		}
+	}
+	err = store_thread(st, tid, name, idx, 1);
+	if (!err)
+		st->threads[*idx].start_ticks = start;
+	return err;
+}
+
 /* ---- stacks ---- */
 
 /* FNV-1a over the pcs' bytes, then the depth. */
@@ -269,6 +289,10 @@ int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
 			}
 		}
 	}
+	if (st->limits.max_stacks && st->n_stacks >= st->limits.max_stacks) {
+		st->info.dropped_stack_limit++;
+		return -ENOSPC;
+	}
 	if (st->n_stacks >= UINT32_MAX - 1)
 		return SP_ERR(-ENOMEM);
 	err = sp_grow((void **)&st->stacks, &st->cap_stacks, st->n_stacks + 1,
@@ -307,10 +331,30 @@ int sp_store_add_sample(struct sp_store *st, uint32_t stack, uint32_t thread,
 
 	if (SP_NEVER(stack >= st->n_stacks || thread >= st->n_threads))
 		return SP_ERR(-EINVAL);
+	if (st->limits.max_samples) {
+		if (st->n_samples >= st->limits.max_samples) {
+			st->info.dropped_sample_limit++;
+			return -ENOSPC;
+		}
+		/* Never allocate past the bound: doubling would. */
+		if (st->n_samples + 1 > st->cap_samples &&
+		    st->cap_samples * 2 > st->limits.max_samples &&
+		    st->cap_samples < st->limits.max_samples) {
+			struct sp_sample *p = sp_reallocarray(
+			    st->samples, st->limits.max_samples,
+			    sizeof(*st->samples));
+			if (!p)
+				return SP_ERR(-ENOMEM);
+			st->samples = p;
+			st->cap_samples = st->limits.max_samples;
+		}
+	}
 	err = sp_grow((void **)&st->samples, &st->cap_samples,
 	              st->n_samples + 1, sizeof(*st->samples));
 	if (err)
 		return SP_ERR(err);
+	if (st->limits.max_depth && st->stacks[stack].n >= st->limits.max_depth)
+		st->info.truncated_samples++;
 	sm = &st->samples[st->n_samples++];
 	sm->stack = stack;
 	sm->thread = thread;

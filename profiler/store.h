@@ -27,6 +27,7 @@ struct sp_thread {
 	pid_t tid;
 	char name[16];        /* comm (TASK_COMM_LEN), NUL terminated */
 	uint64_t samples;     /* samples attributed to this thread */
+	uint64_t start_ticks; /* start time (/proc stat), 0 if unknown */
 };
 
 /* One resolved frame: a function (or an unknown address in an object). */
@@ -74,6 +75,20 @@ struct sp_run_info {
 	                           * a dump read back ("cpu", "wall", "object",
 	                           * "custom"), which writers should prefer */
 	pid_t pid;
+
+	/* Where samples went missing (all zero in a dump read back). */
+	uint64_t lost_records;    /* perf ring overflows */
+	uint64_t missed_ticks;    /* ticks the sampler was late for */
+	uint64_t dropped_stack_limit;  /* samples of a stack past max_stacks */
+	uint64_t dropped_sample_limit; /* samples past max_samples */
+	uint64_t truncated_samples;    /* samples whose stack hit max_depth */
+};
+
+/* Bounds of a store being recorded into (0 = none; readers set none). */
+struct sp_store_limits {
+	uint64_t max_stacks;
+	uint64_t max_samples;
+	uint32_t max_depth;       /* only counted: the unwinder cuts */
 };
 
 struct sp_store {
@@ -94,6 +109,7 @@ struct sp_store {
 	int resolved;
 
 	struct sp_run_info info;
+	struct sp_store_limits limits;
 };
 
 int sp_store_new(struct sp_store **out);
@@ -111,8 +127,17 @@ int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
 int sp_store_thread_new(struct sp_store *st, pid_t tid, const char *name,
                         uint32_t *idx);
 
+/* The entry of a thread being attached: the newest entry for tid if it
+ * has the same start time (the same thread, attached again after a
+ * stop/start), else a new entry (a reused tid).  start 0 (unknown) always
+ * adds an entry.  Returns 0 or -ENOMEM. */
+int sp_store_thread_attach(struct sp_store *st, pid_t tid, const char *name,
+                           uint64_t start, uint32_t *idx);
+
 /* Intern a stack of n pcs (leaf first; n may be 0).  *idx is its index; an
- * identical stack returns the same index.  Returns 0 or -ENOMEM. */
+ * identical stack returns the same index.  Returns 0, -ENOMEM, or -ENOSPC
+ * when a new stack would pass limits.max_stacks (counted in
+ * info.dropped_stack_limit: the caller drops the sample). */
 int sp_store_intern(struct sp_store *st, const uint64_t *pcs, uint32_t n,
                     uint32_t *idx);
 
@@ -132,7 +157,8 @@ int sp_store_add_resolved(struct sp_store *st, const uint32_t *frames,
  * info.backend read from a dump.  Returns 0 or -ENOMEM. */
 int sp_store_strdup(struct sp_store *st, const char *s, const char **out);
 
-/* Append a sample.  Returns 0 or -ENOMEM. */
+/* Append a sample.  Returns 0, -ENOMEM, or -ENOSPC past
+ * limits.max_samples (counted in info.dropped_sample_limit). */
 int sp_store_add_sample(struct sp_store *st, uint32_t stack, uint32_t thread,
                         uint64_t t_ns, int state);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "proc_parse.h"
 #include "threads.h"
 
 int sp_threads_init(struct sp_threads *t)
@@ -91,6 +92,7 @@ int sp_threads_add(struct sp_threads *t, pid_t tid, struct sp_tstate **out)
 	ts->live = 1;
 	ts->ring.fd = -1;
 	ts->syscall_fd = -1;
+	ts->attach_ns = sp_now_ns();
 	t->all[t->n] = ts;
 	s = slot_of(t, tid);
 	while (t->index[s] >= 0)
@@ -123,7 +125,7 @@ void sp_threads_remove(struct sp_threads *t, struct sp_tstate *ts)
 
 int sp_thread_read_name(pid_t tid, char name[16])
 {
-	char path[64];
+	char path[64], buf[16];
 	ssize_t n;
 	int fd;
 
@@ -131,14 +133,29 @@ int sp_thread_read_name(pid_t tid, char name[16])
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, name, 15);
+	n = read(fd, buf, sizeof(buf));
 	sp_close(fd);
 	if (n < 0)
 		return -errno;
-	while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
-		n--;
-	name[n] = '\0';
+	sp_parse_comm(buf, (size_t)n, name);
 	return 0;
+}
+
+int sp_thread_read_start(pid_t tid, uint64_t *start)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	sp_close(fd);
+	if (n < 0)
+		return -errno;
+	return sp_parse_stat_starttime(buf, (size_t)n, start);
 }
 
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx)
@@ -150,11 +167,10 @@ int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx)
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
-		char *end;
-		long tid = strtol(e->d_name, &end, 10);
-		if (e->d_name[0] == '.' || *end || tid <= 0)
+		pid_t tid = sp_parse_tid(e->d_name);
+		if (tid <= 0)
 			continue;
-		err = fn((pid_t)tid, ctx);
+		err = fn(tid, ctx);
 		if (err)
 			break;
 	}

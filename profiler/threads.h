@@ -7,6 +7,7 @@
 #ifndef SP_THREADS_H
 #define SP_THREADS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -43,6 +44,8 @@ struct sp_tstate {
 	uint32_t last_stack;     /* stack of the latest on-CPU sample */
 	uint64_t probe_failures;
 	struct sp_sig_thread *sig; /* signal back-end state (backend_signal.c) */
+	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
+	                          * no tick before it may sample the thread */
 };
 
 struct sp_threads {
@@ -64,6 +67,11 @@ void sp_threads_remove(struct sp_threads *t, struct sp_tstate *ts);
 /* Read a thread's name from /proc/self/task/TID/comm into name[16].
  * Returns 0 or -errno (ENOENT once it has exited). */
 int sp_thread_read_name(pid_t tid, char name[16]);
+
+/* The start time of a thread (clock ticks since boot, /proc stat field
+ * 22): with the tid, it names one thread for the life of the system.
+ * Returns 0 or -errno (proc_parse.c parses). */
+int sp_thread_read_start(pid_t tid, uint64_t *start);
 
 /* Call fn for each tid listed in /proc/self/task.  Returns 0 or -errno. */
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx);

@@ -110,10 +110,9 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr,
 	}
 	/* Anything else must be unwind tables or code of a loaded object:
 	 * our own address space, so a direct read of a mapped segment. */
-	if (sp_maps_find_data(a->uw->maps, addr, 8)) {
-		memcpy(val, (const void *)(uintptr_t)addr, 8);
-		return 0;
-	}
+	if (sp_maps_find_data(a->uw->maps, addr, 8) &&
+	    sp_maps_read((uintptr_t)addr, val, 8) == 0)
+		return 0; /* (a dlclose since the rescan gives EFAULT) */
 	return -UNW_EINVAL;
 }
 

@@ -501,7 +501,7 @@ static void test_sink_write_file_atomic(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/out.dump", dir);
 
-	/* success: content, mode 0644 minus umask, no temporary left */
+	/* success: content, mode 0600 minus umask, no temporary left */
 	assert_int_equal(sp_write_file_atomic(path, write_hello, NULL), 0);
 	buf = read_all(path, &len);
 	assert_string_equal(buf, "hello 42\n");
@@ -509,7 +509,7 @@ static void test_sink_write_file_atomic(void **state)
 	um = umask(0);
 	umask(um);
 	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0644 & ~um);
+	assert_int_equal(sb.st_mode & 0777, 0600 & ~um);
 	assert_int_equal(dir_entries(dir), 1);
 
 	/* writer failure: its error, old file untouched, no temporary */
@@ -537,6 +537,37 @@ static void test_sink_write_file_atomic(void **state)
 	snprintf(sub, sizeof(sub), "%s/out.dump/x", dir);
 	assert_int_equal(sp_write_file_atomic(sub, write_hello, NULL), -ENOTDIR);
 	assert_int_equal(dir_entries(dir), 1);
+
+	/* a symlink planted at the path (shared directory) is replaced,
+	 * never followed: its target keeps its content */
+	{
+		char victim[160], *v;
+		int fd;
+
+		snprintf(victim, sizeof(victim), "%s/victim", dir);
+		fd = open(victim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "keep", 4), 4);
+		close(fd);
+		unlink(path);
+		assert_int_equal(symlink(victim, path), 0);
+		assert_int_equal(sp_write_file_atomic(path, write_hello, NULL), 0);
+		assert_int_equal(lstat(path, &sb), 0);
+		assert_true(S_ISREG(sb.st_mode));
+		v = read_all(victim, &len);
+		assert_string_equal(v, "keep");
+		free(v);
+		/* a dangling symlink too: nothing is created at its target */
+		unlink(path);
+		snprintf(sub, sizeof(sub), "%s/created", dir);
+		assert_int_equal(symlink(sub, path), 0);
+		assert_int_equal(sp_write_file_atomic(path, write_hello, NULL), 0);
+		assert_int_equal(access(sub, F_OK), -1);
+		assert_int_equal(lstat(path, &sb), 0);
+		assert_true(S_ISREG(sb.st_mode));
+		assert_int_equal(dir_entries(dir), 2);
+		unlink(victim);
+	}
 
 	unlink(path);
 	rmdir(dir);
