@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "maps.h"
 #include "session.h"
+#include "snapshot.h"
 #include "store.h"
 #include "symbols.h"
 #include "unwind.h"
@@ -53,6 +54,8 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	if (!s->pcs || !s->probe_buf)
 		goto nomem;
 	err = sp_store_new(&s->store);
+	if (!err)
+		err = sp_snap_new(s);
 	if (err)
 		goto err_out;
 	s->store->info.mode = o.mode;
@@ -98,9 +101,14 @@ int stillprof_session_start(stillprof_session *s)
 		return err;
 	if (!s->uw && (err = sp_unwinder_new(s->maps, &s->uw)))
 		return err;
-	err = sp_sampler_start(s);
-	if (err)
+	if ((err = sp_snap_before_start(s)))
 		return err;
+	err = sp_sampler_start(s);
+	if (err) {
+		sp_snap_after_stop(s); /* puts the idle store back */
+		return err;
+	}
+	sp_snap_after_start(s);
 	s->running = 1;
 	s->started_ns = sp_now_ns();
 	if (!s->store->info.start_ns) {
@@ -122,7 +130,9 @@ int stillprof_session_stop(stillprof_session *s)
 		return STILLPROF_EDEAD;
 	if (!s->running)
 		return STILLPROF_ENOTRUNNING;
+	sp_snap_before_stop(s);
 	err = sp_sampler_stop(s);
+	sp_snap_after_stop(s);
 	s->running = 0;
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
 	s->store->info.missed_samples =
@@ -146,12 +156,19 @@ int stillprof_session_stats(const stillprof_session *s,
 	if (!s || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->samples = s->store->n_samples;
 	st->missed_samples = s->c.lost_records + s->c.missed_ticks;
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->offcpu_samples = s->c.offcpu_samples;
-	st->threads_seen = s->store->n_threads;
-	st->unique_stacks = s->store->n_stacks;
+	if (s->running) {
+		/* The sampler swaps s->store at snapshots (snapshot.c):
+		 * counters only while it runs. */
+		st->samples = s->c.oncpu_samples + s->c.offcpu_samples;
+		st->threads_seen = s->c.threads_seen;
+	} else {
+		st->samples = s->store->n_samples;
+		st->threads_seen = s->store->n_threads;
+		st->unique_stacks = s->store->n_stacks;
+	}
 	st->sampler_cpu_ns = s->c.sampler_cpu_ns;
 	st->unwind_ns = s->c.unwind_ns;
 	st->unwinds = s->c.unwinds;
@@ -177,27 +194,8 @@ struct write_ctx {
 static int write_cb(struct sp_sink *sink, void *arg)
 {
 	struct write_ctx *w = arg;
-	const struct sp_store *st = w->s->store;
 
-	switch (w->format) {
-	case STILLPROF_FORMAT_JSON: {
-		struct sp_stackprof_json_opts o = {.no_raw = !w->s->opts.raw};
-		return sp_stackprof_json_write(st, &o, sink);
-	}
-	case STILLPROF_FORMAT_PPROF:
-		return sp_pprof_write(st, NULL, sink);
-	case STILLPROF_FORMAT_COLLAPSED: {
-		struct sp_collapsed_opts o = {.thread_root = 1};
-		return sp_collapsed_write(st, &o, sink);
-	}
-	case STILLPROF_FORMAT_SPEEDSCOPE:
-		return sp_speedscope_write(st, NULL, sink);
-	default: {
-		struct sp_stackprof_opts o = {.raw = w->s->opts.raw,
-		                              .aggregate = 1};
-		return sp_stackprof_write(st, &o, sink);
-	}
-	}
+	return sp_render_store(w->s->store, w->format, w->s->opts.raw, sink);
 }
 
 int stillprof_session_write(stillprof_session *s, const char *path,
@@ -241,6 +239,7 @@ void stillprof_session_free(stillprof_session *s)
 	sp_unwinder_free(s->uw);
 	sp_maps_free(s->maps);
 	sp_store_free(s->store);
+	sp_snap_free(s);
 	sp_free(s->pcs);
 	sp_free(s->probe_buf);
 	sp_free(s->out_path);

@@ -25,6 +25,7 @@ struct sp_store;
 struct sp_maps;
 struct sp_unwinder;
 struct sp_symbols;
+struct sp_snap;
 
 struct sp_counters {
 	uint64_t oncpu_samples;
@@ -56,6 +57,7 @@ struct stillprof_session {
 	uint64_t started_ns;
 	uint64_t tick_ns;          /* tick period */
 	uint64_t tick_base_ns;     /* first expiration (CLOCK_MONOTONIC) */
+	struct sp_snap *snap;      /* snapshots while running (snapshot.h) */
 
 	/* owned by the sampling thread while running */
 	pid_t sampler_tid;

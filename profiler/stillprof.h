@@ -166,6 +166,21 @@ STILLPROF_API int stillprof_session_stats(const stillprof_session *s,
 STILLPROF_API int stillprof_session_write(stillprof_session *s,
                                           const char *path, int format);
 
+/*
+ * Write the profile collected so far without stopping: the sampling thread
+ * swaps in a fresh store at its next wake-up (it never waits for this
+ * call), and the calling thread merges, symbolizes and writes the samples
+ * up to that instant, atomically like stillprof_session_write.  Samples
+ * keep accumulating; a later snapshot or write contains these ones too.
+ * When the session is not running this is stillprof_session_write.
+ * Safe to call from any thread while another thread runs start/stop is
+ * not.  Returns 0, STILLPROF_EBADFORMAT, -EINVAL (no path), -ETIMEDOUT
+ * (the sampler did not answer within 2 s), -EOPNOTSUPP (continuous mode
+ * keeps no cumulative profile) or -errno of the write.
+ */
+STILLPROF_API int stillprof_session_snapshot(stillprof_session *s,
+                                             const char *path, int format);
+
 /* Stop if needed and free everything.  NULL is a no-op. */
 STILLPROF_API void stillprof_session_free(stillprof_session *s);
 
