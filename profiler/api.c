@@ -159,13 +159,14 @@ int stillprof_session_stats(const stillprof_session *s,
 	st->missed_samples = s->c.lost_records + s->c.missed_ticks;
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->offcpu_samples = s->c.offcpu_samples;
+	/* Every sample the sampler recorded, including those handed to
+	 * snapshots (continuous mode keeps only the last period). */
+	st->samples = s->c.oncpu_samples + s->c.offcpu_samples;
 	if (s->running) {
 		/* The sampler swaps s->store at snapshots (snapshot.c):
 		 * counters only while it runs. */
-		st->samples = s->c.oncpu_samples + s->c.offcpu_samples;
 		st->threads_seen = s->c.threads_seen;
 	} else {
-		st->samples = s->store->n_samples;
 		st->threads_seen = s->store->n_threads;
 		st->unique_stacks = s->store->n_stacks;
 	}

@@ -569,28 +569,18 @@ static int render_cb(struct sp_sink *sink, void *arg)
 	return sp_render_store(r->st, r->format, r->raw, sink);
 }
 
-int stillprof_session_snapshot(stillprof_session *s, const char *path,
-                               int format)
+int sp_snap_write_now(struct stillprof_session *s, const char *path,
+                      int format)
 {
-	struct sp_snap *n;
+	struct sp_snap *n = s->snap;
 	struct render_ctx r;
 	uint64_t dur;
 	int err;
 
-	if (!s)
-		return -EINVAL;
-	if (format < 0 || format >= STILLPROF_FORMAT_COUNT)
-		return STILLPROF_EBADFORMAT;
-	if (!path)
-		path = s->out_path;
-	if (!path || !*path)
-		return -EINVAL;
-	n = s->snap;
 	pthread_mutex_lock(&n->mu);
 	if (!atomic_load(&n->live)) {
 		pthread_mutex_unlock(&n->mu);
-		/* Idle (or a child of a fork): the ordinary write. */
-		return stillprof_session_write(s, path, format);
+		return STILLPROF_ENOTRUNNING;
 	}
 	if (!n->cumulative) {
 		pthread_mutex_unlock(&n->mu);
@@ -613,5 +603,25 @@ int stillprof_session_snapshot(stillprof_session *s, const char *path,
 		err = sp_write_file_atomic(path, render_cb, &r);
 	n->acc->info.duration_ns = dur;
 	pthread_mutex_unlock(&n->mu);
+	return err;
+}
+
+int stillprof_session_snapshot(stillprof_session *s, const char *path,
+                               int format)
+{
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (format < 0 || format >= STILLPROF_FORMAT_COUNT)
+		return STILLPROF_EBADFORMAT;
+	if (!path)
+		path = s->out_path;
+	if (!path || !*path)
+		return -EINVAL;
+	err = sp_snap_write_now(s, path, format);
+	/* Idle (or a child of a fork): the ordinary write. */
+	if (err == STILLPROF_ENOTRUNNING)
+		err = stillprof_session_write(s, path, format);
 	return err;
 }

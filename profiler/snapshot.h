@@ -100,6 +100,12 @@ int sp_snap_tap_take(struct stillprof_session *s, struct sp_tap *t,
                      uint64_t *until_ns);
 void sp_snap_tap_close(struct stillprof_session *s, struct sp_tap *t);
 
+/* Write the cumulative profile so far (cut, merge, resolve, write, all
+ * under mu).  STILLPROF_ENOTRUNNING when the sampler is not running,
+ * -EOPNOTSUPP when not cumulative. */
+int sp_snap_write_now(struct stillprof_session *s, const char *path,
+                      int format);
+
 /* Resolve a store taken off the sampler (own maps and symbols) and sort
  * its samples by time.  Returns 0 or -errno. */
 int sp_snap_resolve(struct sp_store *st);
