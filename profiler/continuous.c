@@ -165,7 +165,7 @@ static void push_store(struct sp_writer *w, const struct sp_store *st,
 	                (until_ns + 999999999u) / 1000000000u, hz ? hz : 1);
 }
 
-/* End the current period: write it and/or push it. */
+/* End the current period: write it (continuous mode) and/or push it. */
 static void period(struct sp_writer *w)
 {
 	struct sp_store *st = NULL;
@@ -199,8 +199,8 @@ static void dump(struct sp_writer *w)
 	char path[4096];
 	int err;
 
-	if (w->tap) {
-		period(w);
+	if (w->write_files) {
+		period(w); /* continuous: end the period early */
 		return;
 	}
 	err = sp_path_expand(w->pattern, getpid(), realtime_ns(), path,

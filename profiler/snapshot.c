@@ -619,6 +619,10 @@ int stillprof_session_snapshot(stillprof_session *s, const char *path,
 		path = s->out_path;
 	if (!path || !*path)
 		return -EINVAL;
+	/* A forked child: snap->mu may be held by a thread that did not
+	 * follow the fork. */
+	if (s->owner_pid != getpid())
+		return STILLPROF_EDEAD;
 	err = sp_snap_write_now(s, path, format);
 	/* Idle (or a child of a fork): the ordinary write. */
 	if (err == STILLPROF_ENOTRUNNING)
