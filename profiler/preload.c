@@ -194,6 +194,9 @@ static int start_controls(char *err, size_t len)
 		return -1;
 	}
 	preload_periodic = co.period_s > 0;
+	if (preload_periodic) /* for the summary `stillprof record` prints */
+		snprintf(preload_written, sizeof(preload_written),
+		         "%.4000s, a file every %u s", co.out, co.period_s);
 	return 0;
 }
 

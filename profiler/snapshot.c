@@ -87,6 +87,7 @@ void sp_snap_free(struct stillprof_session *s)
 		sp_free(t);
 	}
 	sp_store_free(n->acc);
+	sp_store_free(n->tmpl);
 	sp_close(n->cut_efd);
 	sp_close(n->sig_fd);
 	sp_close(n->notify_efd);
@@ -358,10 +359,11 @@ int sp_snap_tap_open(struct stillprof_session *s, struct sp_tap **out)
 	/* Cut first: the tap starts now, not at the previous cut. */
 	cut_locked(s);
 	drain_locked(n);
-	err = fresh_store(s->store, &t->st);
+	err = n->tmpl ? fresh_store(n->tmpl, &t->st) : sp_store_new(&t->st);
 	if (!err) {
 		t->st->info.duration_ns = 0;
 		t->from_realtime_ns = realtime_ns();
+		t->from_ns = sp_now_ns();
 		t->next = n->taps;
 		n->taps = t;
 	}
@@ -391,11 +393,15 @@ int sp_snap_tap_take(struct stillprof_session *s, struct sp_tap *t,
 	err = fresh_store(t->st, &nw);
 	if (!err) {
 		nw->info.duration_ns = 0;
+		/* The profile starts where the tap did. */
+		t->st->info.start_ns = t->from_ns;
+		t->st->info.start_realtime_ns = t->from_realtime_ns;
 		*out = t->st;
 		if (from_ns)
 			*from_ns = t->from_realtime_ns;
 		t->st = nw;
 		t->from_realtime_ns = realtime_ns();
+		t->from_ns = sp_now_ns();
 		if (until_ns)
 			*until_ns = t->from_realtime_ns;
 	}
@@ -440,6 +446,12 @@ int sp_snap_before_start(struct stillprof_session *s)
 			return err;
 		}
 	}
+	/* The facts of the run, for the stores consumers create. */
+	if (!n->tmpl && (err = sp_store_new(&n->tmpl))) {
+		pthread_mutex_unlock(&n->mu);
+		return err;
+	}
+	n->tmpl->info = s->store->info;
 	if (s->store->n_samples || s->store->n_threads) {
 		/* A restart: what the idle store holds was given to the
 		 * taps at stop; in cumulative mode it becomes acc. */

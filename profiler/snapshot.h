@@ -48,6 +48,7 @@ struct sp_delta;
 struct sp_tap {
 	struct sp_store *st;       /* what was cut since open / last take */
 	uint64_t from_realtime_ns; /* wall clock of the tap's start */
+	uint64_t from_ns;          /* CLOCK_MONOTONIC of the same instant */
 	uint64_t lost;             /* segments not merged (ENOMEM) */
 	struct sp_tap *next;
 };
@@ -73,6 +74,8 @@ struct sp_snap {
 	uint64_t run_start_ns;     /* start of the current run */
 	uint64_t last_cut_ns;      /* time of the latest cut (under mu) */
 	uint64_t cut_failures;     /* sampler side: cuts that found no memory */
+	struct sp_store *tmpl;     /* run facts for fresh stores (under mu):
+	                            * consumers never read s->store */
 };
 
 /* Session life cycle (api.c, sampler.c). */
