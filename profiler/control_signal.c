@@ -11,7 +11,11 @@
  * program using the C API must block the signal itself before its first
  * pthread_create (stillprof.h).  A thread that has it unblocked would
  * take the signal with its default action, which for SIGUSR1/2 and the
- * real-time signals terminates the process.
+ * real-time signals terminates the process.  As a safety net, a signal
+ * whose disposition is the default is set to SIG_IGN while attached: a
+ * signal blocked in the thread it targets is still queued (the kernel
+ * never discards a blocked signal as ignored) and reaches the signalfd,
+ * while a stray thread that unblocked it discards it instead of dying.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -24,6 +28,9 @@
 #include "internal.h"
 #include "session.h"
 #include "snapshot.h"
+
+/* The signal we set to SIG_IGN (0 = none): restored by detach. */
+static int ignored_by_us;
 
 static int parse_offset(const char *s, int base, int sign, int *out)
 {
@@ -101,6 +108,15 @@ int sp_ctlsig_attach(stillprof_session *s, int signo, int action)
 		}
 	}
 	sp_ctlsig_detach(s);
+	{
+		struct sigaction old, ign = {.sa_handler = SIG_IGN};
+
+		if (sigaction(signo, NULL, &old) == 0 &&
+		    !(old.sa_flags & SA_SIGINFO) &&
+		    old.sa_handler == SIG_DFL &&
+		    sigaction(signo, &ign, NULL) == 0)
+			ignored_by_us = signo;
+	}
 	n->sig_fd = fd;
 	n->notify_efd = efd;
 	n->sig_action = action;
@@ -113,8 +129,21 @@ void sp_ctlsig_detach(stillprof_session *s)
 
 	if (s->running)
 		return; /* the sampler watches them: closed at free */
+	sp_ctlsig_restore();
 	sp_close(n->sig_fd);
 	sp_close(n->notify_efd);
 	n->sig_fd = n->notify_efd = -1;
 	atomic_store(&n->paused, 0);
+}
+
+void sp_ctlsig_restore(void)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
+
+	/* Only if it is still our SIG_IGN: the program may have installed
+	 * a handler since. */
+	if (ignored_by_us && sigaction(ignored_by_us, NULL, &cur) == 0 &&
+	    cur.sa_handler == SIG_IGN && !(cur.sa_flags & SA_SIGINFO))
+		sigaction(ignored_by_us, &dfl, NULL);
+	ignored_by_us = 0;
 }

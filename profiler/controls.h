@@ -28,6 +28,9 @@ int sp_ctlsig_parse(const char *name, int *signo);
  * Returns 0 or -errno. */
 int sp_ctlsig_attach(stillprof_session *s, int signo, int action);
 void sp_ctlsig_detach(stillprof_session *s);
+/* Give the signal its default action back if attach set it to SIG_IGN
+ * (detach does; a forked child that has no sampler calls it). */
+void sp_ctlsig_restore(void);
 
 /* ---- http_push.c ---- */
 

@@ -147,6 +147,7 @@ static void after_fork_child_unblock(void)
 
 	if (!preload_signal)
 		return;
+	sp_ctlsig_restore();
 	sigemptyset(&set);
 	sigaddset(&set, preload_signal);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -161,6 +162,7 @@ static void after_fork_child(void)
 	preload_controls = NULL;
 	/* A forked child (and whatever it execs) gets the control signal
 	 * back: it has no sampler to read it. */
+	sp_ctlsig_restore();
 	after_fork_child_unblock();
 }
 

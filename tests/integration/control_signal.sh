@@ -3,7 +3,8 @@
 # outside makes the profiled program write a dump now (the cumulative
 # profile so far, named by %t), repeatedly, while it keeps creating threads
 # (each inherits the blocked signal: none dies of it, exit status 0);
-# STILLPROF_SIGNAL_ACTION=toggle pauses recording (far fewer samples than
+# a thread that unblocks it anyway is not killed, a forked child gets it
+# back; STILLPROF_SIGNAL_ACTION=toggle pauses recording (far fewer samples than
 # the run's length gives); bad values are refused with a message and the
 # program still runs.  Exit 0 pass, 1 fail, 77 skip (no perf), 99 setup.
 
@@ -40,6 +41,23 @@ for f in $(ls -tr "$d" | grep '^prof-.*folded$'); do
 done
 [ "$prev" -gt 50 ] || fail "last dump has $prev samples"
 ls -a "$d" | grep -q '^\.prof' && fail "temporary file left"
+
+# ---- safety net: a thread that unblocks the signal does not die of it
+# (the preload sets a default disposition to SIG_IGN), and a forked child
+# gets the signal back: unblocked, default action ----
+d=$T/unblock
+start_app "$d" STILLPROF_SIGNAL=SIGUSR2 STILLPROF_OUT="$d/p.folded" \
+	CONTROLS_APP_UNBLOCK=12 CONTROLS_APP_FORK=12 ||
+	{ echo "ERROR: app did not start"; exit 99; }
+for k in 1 2 3 4 5; do
+	kill -USR2 "$TARGET_PID" 2>/dev/null
+	sleep 0.1
+done
+kill -0 "$TARGET_PID" 2>/dev/null || fail "unblocking thread: killed"
+stop_app "$d"
+[ "$APP_STATUS" = 0 ] || fail "unblocking thread: exit status $APP_STATUS"
+[ "$(cat "$d/child" 2>/dev/null)" = "blocked=0 ignored=0" ] ||
+	fail "forked child: $(cat "$d/child" 2>/dev/null)"
 
 # ---- a symlink at the dump's name is replaced, never followed ----
 d=$T/link
