@@ -1,7 +1,8 @@
 /*
  * snapshot.c - profiles taken while the session runs: the sampler side of
- * a cut, the consumers' taps and cumulative store, and
- * stillprof_session_snapshot.  snapshot.h explains the design.
+ * a cut, the consumers' taps and cumulative store, and the session's
+ * start/stop hooks (output is in snapshot_write.c).  snapshot.h explains
+ * the design.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -15,14 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "formats.h"
 #include "internal.h"
-#include "maps.h"
 #include "session.h"
 #include "snapshot.h"
 #include "store.h"
-#include "symbols.h"
-#include "writers.h"
 
 /* How long a consumer waits for the sampler to answer a cut.  The
  * sampler answers between two events, so this only expires when it is
@@ -303,7 +300,7 @@ static void distribute(struct sp_snap *n, struct sp_store *seg)
 	sp_store_free(seg);
 }
 
-static void drain_locked(struct sp_snap *n)
+void sp_snap_drain_locked(struct sp_snap *n)
 {
 	struct sp_delta *d = take_pending(n);
 
@@ -317,7 +314,7 @@ static void drain_locked(struct sp_snap *n)
 
 /* Ask the running sampler for a cut and wait for it (mu held, so stop
  * cannot clear `live` meanwhile).  Returns 0, -ETIMEDOUT or -errno. */
-static int cut_locked(struct stillprof_session *s)
+int sp_snap_cut_locked(struct stillprof_session *s)
 {
 	struct sp_snap *n = s->snap;
 	uint64_t one = 1, deadline;
@@ -357,8 +354,8 @@ int sp_snap_tap_open(struct stillprof_session *s, struct sp_tap **out)
 		return SP_ERR(-ENOMEM);
 	pthread_mutex_lock(&n->mu);
 	/* Cut first: the tap starts now, not at the previous cut. */
-	cut_locked(s);
-	drain_locked(n);
+	sp_snap_cut_locked(s);
+	sp_snap_drain_locked(n);
 	err = n->tmpl ? fresh_store(n->tmpl, &t->st) : sp_store_new(&t->st);
 	if (!err) {
 		t->st->info.duration_ns = 0;
@@ -385,11 +382,11 @@ int sp_snap_tap_take(struct stillprof_session *s, struct sp_tap *t,
 	int err;
 
 	pthread_mutex_lock(&n->mu);
-	err = cut_locked(s);
+	err = sp_snap_cut_locked(s);
 	if (err)
 		sp_warn("snapshot: %s; the profile ends at the previous cut",
 		        stillprof_strerror(err));
-	drain_locked(n);
+	sp_snap_drain_locked(n);
 	err = fresh_store(t->st, &nw);
 	if (!err) {
 		nw->info.duration_ns = 0;
@@ -494,7 +491,7 @@ void sp_snap_after_stop(struct stillprof_session *s)
 	pthread_mutex_lock(&n->mu);
 	sp_close(n->cut_efd);
 	n->cut_efd = -1;
-	drain_locked(n);
+	sp_snap_drain_locked(n);
 	/* The last segment: to the taps (as distribute does), then acc. */
 	seg->info.duration_ns = now - n->seg_start_ns;
 	for (struct sp_tap *t = n->taps; t; t = t->next) {
@@ -514,130 +511,4 @@ void sp_snap_after_stop(struct stillprof_session *s)
 	/* Not cumulative and no acc: s->store keeps the last segment only
 	 * (the taps have it); a restart drops it. */
 	pthread_mutex_unlock(&n->mu);
-}
-
-/* ---- writing off the sampler ---- */
-
-static int cmp_sample_time(const void *a, const void *b)
-{
-	const struct sp_sample *x = a, *y = b;
-
-	if (x->t_ns != y->t_ns)
-		return x->t_ns < y->t_ns ? -1 : 1;
-	return x->thread < y->thread ? -1 : x->thread > y->thread;
-}
-
-int sp_snap_resolve(struct sp_store *st)
-{
-	struct sp_maps *maps = NULL;
-	struct sp_symbols *syms = NULL;
-	int err;
-
-	qsort(st->samples, st->n_samples, sizeof(*st->samples),
-	      cmp_sample_time);
-	if ((err = sp_maps_new(&maps)))
-		return err;
-	sp_maps_refresh(maps);
-	err = sp_symbols_new(maps, &syms);
-	if (!err)
-		err = sp_store_resolve(st, syms);
-	sp_symbols_free(syms);
-	sp_maps_free(maps);
-	return err;
-}
-
-int sp_render_store(const struct sp_store *st, int format, int raw,
-                    struct sp_sink *sink)
-{
-	switch (format) {
-	case STILLPROF_FORMAT_JSON: {
-		struct sp_stackprof_json_opts o = {.no_raw = !raw};
-		return sp_stackprof_json_write(st, &o, sink);
-	}
-	case STILLPROF_FORMAT_PPROF:
-		return sp_pprof_write(st, NULL, sink);
-	case STILLPROF_FORMAT_COLLAPSED: {
-		struct sp_collapsed_opts o = {.thread_root = 1};
-		return sp_collapsed_write(st, &o, sink);
-	}
-	case STILLPROF_FORMAT_SPEEDSCOPE:
-		return sp_speedscope_write(st, NULL, sink);
-	default: {
-		struct sp_stackprof_opts o = {.raw = raw, .aggregate = 1};
-		return sp_stackprof_write(st, &o, sink);
-	}
-	}
-}
-
-struct render_ctx {
-	const struct sp_store *st;
-	int format, raw;
-};
-
-static int render_cb(struct sp_sink *sink, void *arg)
-{
-	struct render_ctx *r = arg;
-
-	return sp_render_store(r->st, r->format, r->raw, sink);
-}
-
-int sp_snap_write_now(struct stillprof_session *s, const char *path,
-                      int format)
-{
-	struct sp_snap *n = s->snap;
-	struct render_ctx r;
-	uint64_t dur;
-	int err;
-
-	pthread_mutex_lock(&n->mu);
-	if (!atomic_load(&n->live)) {
-		pthread_mutex_unlock(&n->mu);
-		return STILLPROF_ENOTRUNNING;
-	}
-	if (!n->cumulative) {
-		pthread_mutex_unlock(&n->mu);
-		return -EOPNOTSUPP;
-	}
-	err = cut_locked(s);
-	drain_locked(n);
-	if (err || !n->acc) {
-		pthread_mutex_unlock(&n->mu);
-		return err ? err : SP_ERR(-EAGAIN);
-	}
-	/* acc's duration counts finished runs; add this one so far. */
-	dur = n->acc->info.duration_ns;
-	n->acc->info.duration_ns += n->last_cut_ns - n->run_start_ns;
-	err = sp_snap_resolve(n->acc);
-	r.st = n->acc;
-	r.format = format;
-	r.raw = s->opts.raw;
-	if (!err)
-		err = sp_write_file_atomic(path, render_cb, &r);
-	n->acc->info.duration_ns = dur;
-	pthread_mutex_unlock(&n->mu);
-	return err;
-}
-
-int stillprof_session_snapshot(stillprof_session *s, const char *path,
-                               int format)
-{
-	int err;
-
-	if (!s)
-		return -EINVAL;
-	if (format < 0 || format >= STILLPROF_FORMAT_COUNT)
-		return STILLPROF_EBADFORMAT;
-	if (!path)
-		path = s->out_path;
-	if (!path || !*path)
-		return -EINVAL;
-	/* A forked child: snap->mu may be held by a thread that did not
-	 * follow the fork. */
-	if (s->owner_pid != getpid())
-		return STILLPROF_EDEAD;
-	err = sp_snap_write_now(s, path, format);
-	/* Idle (or a child of a fork): the ordinary write. */
-	if (err == STILLPROF_ENOTRUNNING)
-		err = stillprof_session_write(s, path, format);
-	return err;
 }

@@ -103,6 +103,12 @@ int sp_snap_tap_take(struct stillprof_session *s, struct sp_tap *t,
                      uint64_t *until_ns);
 void sp_snap_tap_close(struct stillprof_session *s, struct sp_tap *t);
 
+/* Under mu (snapshot_write.c): ask the running sampler for a cut and wait
+ * for it (0, -ETIMEDOUT, -errno; 0 at once when it is not running), and
+ * hand the cut segments to the taps and acc. */
+int sp_snap_cut_locked(struct stillprof_session *s);
+void sp_snap_drain_locked(struct sp_snap *n);
+
 /* Write the cumulative profile so far (cut, merge, resolve, write, all
  * under mu).  STILLPROF_ENOTRUNNING when the sampler is not running,
  * -EOPNOTSUPP when not cumulative. */
