@@ -246,7 +246,8 @@ STILLPROF_API int stillprof_controls_start(
     stillprof_session *s, const struct stillprof_control_options *o,
     stillprof_controls **out, char *errbuf, size_t errlen);
 
-/* Stop the controls: call after stillprof_session_stop.  Writes and
+/* Stop the controls: call after stillprof_session_stop and before
+ * stillprof_session_free (the threads use the session).  Writes and
  * pushes the last period, stops the threads (bounded by the push
  * timeouts: 2 s connect, 5 s I/O per queued profile).  NULL is a no-op. */
 STILLPROF_API void stillprof_controls_stop(stillprof_controls *c);
