@@ -172,11 +172,13 @@ STILLPROF_API int stillprof_session_write(stillprof_session *s,
  * call), and the calling thread merges, symbolizes and writes the samples
  * up to that instant, atomically like stillprof_session_write.  Samples
  * keep accumulating; a later snapshot or write contains these ones too.
- * When the session is not running this is stillprof_session_write.
- * Safe to call from any thread while another thread runs start/stop is
- * not.  Returns 0, STILLPROF_EBADFORMAT, -EINVAL (no path), -ETIMEDOUT
- * (the sampler did not answer within 2 s), -EOPNOTSUPP (continuous mode
- * keeps no cumulative profile) or -errno of the write.
+ * Any thread may call it while the session runs, even while another
+ * thread stops it.  When the session is not running this is
+ * stillprof_session_write (which must not race with start).  Returns 0,
+ * STILLPROF_EBADFORMAT, -EINVAL (no path), -ETIMEDOUT (the sampler did
+ * not answer within 2 s), -EOPNOTSUPP (continuous mode keeps no
+ * cumulative profile), STILLPROF_EDEAD (in a child of fork) or -errno
+ * of the write.
  */
 STILLPROF_API int stillprof_session_snapshot(stillprof_session *s,
                                              const char *path, int format);
