@@ -92,7 +92,8 @@ static int check_idle(const stillprof_session *s)
 int stillprof_session_start(stillprof_session *s)
 {
 	struct timespec rt;
-	int err;
+	uint64_t started;
+	int err, first = 0;
 
 	if ((err = check_idle(s)))
 		return err;
@@ -103,20 +104,27 @@ int stillprof_session_start(stillprof_session *s)
 		return err;
 	if ((err = sp_snap_before_start(s)))
 		return err;
+	/* Before the sampler runs: from its start on, s->store is its own
+	 * (a snapshot may swap it at once). */
+	started = sp_now_ns();
+	if (!s->store->info.start_ns) {
+		first = 1;
+		s->store->info.start_ns = started;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		s->store->info.start_realtime_ns =
+		    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	}
 	err = sp_sampler_start(s);
 	if (err) {
+		if (first)
+			s->store->info.start_ns =
+			    s->store->info.start_realtime_ns = 0;
 		sp_snap_after_stop(s); /* puts the idle store back */
 		return err;
 	}
 	sp_snap_after_start(s);
 	s->running = 1;
-	s->started_ns = sp_now_ns();
-	if (!s->store->info.start_ns) {
-		s->store->info.start_ns = s->started_ns;
-		clock_gettime(CLOCK_REALTIME, &rt);
-		s->store->info.start_realtime_ns =
-		    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
-	}
+	s->started_ns = started;
 	return 0;
 }
 
