@@ -175,7 +175,15 @@ static void period(struct sp_writer *w)
 
 	if (sp_snap_tap_take(w->s, w->tap, &st, &from, &until))
 		return;
+	if (!st->n_samples && !st->info.duration_ns) {
+		/* The session did not run in this period (e.g. its start
+		 * failed): no file for nothing. */
+		sp_store_free(st);
+		return;
+	}
 	err = sp_snap_resolve(st);
+	if (err)
+		sp_warn("continuous: symbolizing: %s", stillprof_strerror(err));
 	if (!err && w->write_files) {
 		struct render r = {st, w->format, w->s->opts.raw};
 
