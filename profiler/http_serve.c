@@ -152,6 +152,16 @@ static void serve(struct sp_httpd *h, int fd)
 	long seconds;
 	int r;
 
+	/* The head is read before any answer, even a refusal: closing a
+	 * socket with unread data resets it, and the client would see a
+	 * reset instead of the status. */
+	r = sp_http_recv_head(fd, head, sizeof(head), deadline);
+	if (r < 0) {
+		if (r == -EMSGSIZE)
+			reply_text(fd, 431, "Request Header Fields Too Large",
+			           "request head too large\n");
+		return;
+	}
 	if (h->is_unix) {
 		struct ucred cr;
 		socklen_t len = sizeof(cr);
@@ -161,13 +171,6 @@ static void serve(struct sp_httpd *h, int fd)
 			reply_text(fd, 403, "Forbidden", "wrong user\n");
 			return;
 		}
-	}
-	r = sp_http_recv_head(fd, head, sizeof(head), deadline);
-	if (r < 0) {
-		if (r == -EMSGSIZE)
-			reply_text(fd, 431, "Request Header Fields Too Large",
-			           "request head too large\n");
-		return;
 	}
 	if (sscanf(head, "%7s %2047s HTTP/1.", method, target) != 2) {
 		reply_text(fd, 400, "Bad Request", "bad request line\n");
