@@ -88,7 +88,7 @@ start_app "$d" STILLPROF_SIGNAL=SIGRTMIN+2 STILLPROF_SIGNAL_ACTION=toggle \
 kill -s RTMIN+2 "$TARGET_PID" 2>/dev/null || kill -36 "$TARGET_PID"
 sleep 0.5
 kill -s RTMIN+2 "$TARGET_PID" 2>/dev/null || kill -36 "$TARGET_PID"
-sleep 1
+sleep 2 # resumed: a wide margin over the samples taken before the pause
 stop_app "$d"
 n_resumed=$(folded_total "$d/p.folded")
 echo "toggle: $n_paused samples paused, $n_resumed paused then resumed"
