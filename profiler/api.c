@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "maps.h"
 #include "session.h"
+#include "snapshot.h"
 #include "store.h"
 #include "symbols.h"
 #include "unwind.h"
@@ -56,6 +57,8 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	if (!s->pcs || !s->probe_buf)
 		goto nomem;
 	err = sp_store_new(&s->store);
+	if (!err)
+		err = sp_snap_new(s);
 	if (err)
 		goto err_out;
 	s->store->info.mode = o.mode;
@@ -73,15 +76,6 @@ nomem:
 err_out:
 	stillprof_session_free(s);
 	return err;
-}
-
-/* The metadata's guarantee: why this back-end, then what it guarantees
- * (which the sampler may amend while running, hence also set at stop). */
-static void set_meta_guarantee(struct stillprof_session *s)
-{
-	snprintf(s->meta_guarantee, sizeof(s->meta_guarantee), "%s; %s",
-	         s->backend_reason, s->guarantee);
-	s->store->info.guarantee = s->meta_guarantee;
 }
 
 /* Every sample that was due and is not in the store: ring overflows,
@@ -114,7 +108,8 @@ static int check_idle(const stillprof_session *s)
 int stillprof_session_start(stillprof_session *s)
 {
 	struct timespec rt;
-	int err;
+	uint64_t started;
+	int err, first = 0;
 
 	if ((err = check_idle(s)))
 		return err;
@@ -123,24 +118,34 @@ int stillprof_session_start(stillprof_session *s)
 		return err;
 	if (!s->uw && (err = sp_unwinder_new(s->maps, &s->uw)))
 		return err;
-	err = sp_sampler_start(s);
-	if (err)
+	if ((err = sp_snap_before_start(s)))
 		return err;
-	/* The back-end chosen, and why, go into the metadata. */
-	s->store->info.backend = s->be->name;
-	set_meta_guarantee(s);
+	/* Before the sampler runs: from its start on, s->store is its own
+	 * (a snapshot may swap it at once).  The back-end chosen, and why,
+	 * reach the store's metadata in sp_sampler_start, before the thread. */
+	started = sp_now_ns();
+	if (!s->store->info.start_ns) {
+		first = 1;
+		s->store->info.start_ns = started;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		s->store->info.start_realtime_ns =
+		    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	}
+	err = sp_sampler_start(s);
+	if (err) {
+		if (first)
+			s->store->info.start_ns =
+			    s->store->info.start_realtime_ns = 0;
+		sp_snap_after_stop(s); /* puts the idle store back */
+		return err;
+	}
+	sp_snap_after_start(s);
 	/* Only fails if pthread_atfork could not register (ENOMEM): the
 	 * child then keeps the fds until exec (all O_CLOEXEC). */
 	if (sp_fork_register(s))
 		sp_warn("fork: cannot register the session");
 	s->running = 1;
-	s->started_ns = sp_now_ns();
-	if (!s->store->info.start_ns) {
-		s->store->info.start_ns = s->started_ns;
-		clock_gettime(CLOCK_REALTIME, &rt);
-		s->store->info.start_realtime_ns =
-		    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
-	}
+	s->started_ns = started;
 	return 0;
 }
 
@@ -154,10 +159,12 @@ int stillprof_session_stop(stillprof_session *s)
 		return STILLPROF_EDEAD;
 	if (!s->running)
 		return STILLPROF_ENOTRUNNING;
+	sp_snap_before_stop(s);
 	err = sp_sampler_stop(s);
 	sp_fork_unregister(s);
+	sp_snap_after_stop(s);
 	s->running = 0;
-	set_meta_guarantee(s);
+	sp_backend_describe(s, s->store);
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
 	s->store->info.lost_records = s->c.lost_records;
 	s->store->info.missed_ticks = s->c.missed_ticks;
@@ -196,12 +203,23 @@ int stillprof_session_stats(const stillprof_session *s,
 	if (!s || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->samples = s->store->n_samples;
-	st->missed_samples = missed_samples(s);
+	/* The memory-bound drops live in the store, which is the sampler's
+	 * while it runs: they join the count at stop. */
+	st->missed_samples = s->running ? s->c.lost_records + s->c.missed_ticks
+	                                : missed_samples(s);
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->offcpu_samples = s->c.offcpu_samples;
-	st->threads_seen = s->store->n_threads;
-	st->unique_stacks = s->store->n_stacks;
+	/* Every sample the sampler recorded, including those handed to
+	 * snapshots (continuous mode keeps only the last period). */
+	st->samples = s->c.oncpu_samples + s->c.offcpu_samples;
+	if (s->running) {
+		/* The sampler swaps s->store at snapshots (snapshot.c):
+		 * counters only while it runs. */
+		st->threads_seen = s->c.threads_seen;
+	} else {
+		st->threads_seen = s->store->n_threads;
+		st->unique_stacks = s->store->n_stacks;
+	}
 	st->sampler_cpu_ns = s->c.sampler_cpu_ns;
 	st->unwind_ns = s->c.unwind_ns;
 	st->unwinds = s->c.unwinds;
@@ -227,27 +245,8 @@ struct write_ctx {
 static int write_cb(struct sp_sink *sink, void *arg)
 {
 	struct write_ctx *w = arg;
-	const struct sp_store *st = w->s->store;
 
-	switch (w->format) {
-	case STILLPROF_FORMAT_JSON: {
-		struct sp_stackprof_json_opts o = {.no_raw = !w->s->opts.raw};
-		return sp_stackprof_json_write(st, &o, sink);
-	}
-	case STILLPROF_FORMAT_PPROF:
-		return sp_pprof_write(st, NULL, sink);
-	case STILLPROF_FORMAT_COLLAPSED: {
-		struct sp_collapsed_opts o = {.thread_root = 1};
-		return sp_collapsed_write(st, &o, sink);
-	}
-	case STILLPROF_FORMAT_SPEEDSCOPE:
-		return sp_speedscope_write(st, NULL, sink);
-	default: {
-		struct sp_stackprof_opts o = {.raw = w->s->opts.raw,
-		                              .aggregate = 1};
-		return sp_stackprof_write(st, &o, sink);
-	}
-	}
+	return sp_render_store(w->s->store, w->format, w->s->opts.raw, sink);
 }
 
 int stillprof_session_write(stillprof_session *s, const char *path,
@@ -297,6 +296,7 @@ void stillprof_session_free(stillprof_session *s)
 	sp_unwinder_free(s->uw);
 	sp_maps_free(s->maps);
 	sp_store_free(s->store);
+	sp_snap_free(s);
 	sp_free(s->pcs);
 	sp_free(s->probe_buf);
 	sp_free(s->out_path);

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "session.h"
+#include "store.h"
 
 /* Wall mode drains every tick; CPU mode only needs to empty the rings. */
 #define SP_PERF_CPU_TICK_US 10000
@@ -67,4 +68,16 @@ int sp_backend_select(struct stillprof_session *s, int install)
 	s->be = &sp_backend_signal;
 	sp_info("back-end signal: %s", s->backend_reason);
 	return 0;
+}
+
+/* The metadata: the back-end's name, and why it was chosen followed by
+ * what it guarantees.  Set before the sampling thread starts (the store
+ * is its own from then on) and again at stop, on the final store, since
+ * the signal back-end may amend its guarantee while running. */
+void sp_backend_describe(struct stillprof_session *s, struct sp_store *st)
+{
+	snprintf(s->meta_guarantee, sizeof(s->meta_guarantee), "%s; %s",
+	         s->backend_reason, s->guarantee);
+	st->info.backend = s->be ? s->be->name : NULL;
+	st->info.guarantee = s->meta_guarantee;
 }

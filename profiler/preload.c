@@ -15,14 +15,21 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "controls.h"
 #include "internal.h"
 
 static stillprof_session *preload_session;
+/* STILLPROF_SIGNAL/PERIOD/PUSH_URL/HTTP (controls.c); NULL when unused. */
+static stillprof_controls *preload_controls;
+static int preload_periodic;       /* the periods are the output */
+static int preload_signal;         /* blocked by us in the constructor */
 static pid_t preload_pid;
 static char preload_out[4096];
 /* STILLPROF_FORMAT: the formats to write at exit, and their paths. */
@@ -136,17 +143,73 @@ static void report(const char *what, const char *detail)
 	write_summary(detail ? detail : what);
 }
 
+/* Undo our block of the control signal in this thread. */
+static void after_fork_child_unblock(void)
+{
+	sigset_t set;
+
+	if (!preload_signal)
+		return;
+	sp_ctlsig_restore();
+	sigemptyset(&set);
+	sigaddset(&set, preload_signal);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	preload_signal = 0;
+}
+
 static void after_fork_child(void)
 {
 	/* The child has no sampling thread: forget the session (its memory
 	 * and fds go away with exec or exit; nothing is written). */
 	preload_session = NULL;
+	preload_controls = NULL;
+	/* A forked child (and whatever it execs) gets the control signal
+	 * back: it has no sampler to read it. */
+	sp_ctlsig_restore();
+	after_fork_child_unblock();
+}
+
+/* Start the production controls before the session (the control signal
+ * is blocked here, in the main thread before main, so every thread the
+ * program creates inherits the mask).  Returns 0 or -1 with err set. */
+static int start_controls(char *err, size_t len)
+{
+	struct stillprof_control_options co;
+	sigset_t old;
+	int rc;
+
+	stillprof_control_options_init(&co);
+	if (stillprof_control_options_from_env(&co, err, len))
+		return -1;
+	if (!co.signal && !co.period_s && !co.push_url && !co.http)
+		return 0;
+	/* Remember whether we block it, so a forked child can get it
+	 * back (a block the program set itself is left alone). */
+	pthread_sigmask(SIG_BLOCK, NULL, &old);
+	if (co.signal && sigismember(&old, co.signal) != 1)
+		preload_signal = co.signal;
+	if (!co.out || !*co.out)
+		co.out = preload_out;
+	co.format = n_preload_formats ? preload_formats[0]
+	                              : stillprof_format_for_path(preload_out);
+	rc = stillprof_controls_start(preload_session, &co, &preload_controls,
+	                              err, len);
+	if (rc) {
+		after_fork_child_unblock();
+		return -1;
+	}
+	preload_periodic = co.period_s > 0;
+	if (preload_periodic) /* for the summary `stillprof record` prints */
+		snprintf(preload_written, sizeof(preload_written),
+		         "%.4000s, a file every %u s", co.out, co.period_s);
+	return 0;
 }
 
 __attribute__((constructor)) static void stillprof_preload_init(void)
 {
 	struct stillprof_options o;
 	const char *root = getenv("STILLPROF_ROOT_PID");
+	struct timespec now;
 	char err[512];
 	int rc;
 
@@ -170,9 +233,19 @@ __attribute__((constructor)) static void stillprof_preload_init(void)
 		report("not profiling", err);
 		return;
 	}
-	if (o.out)
-		snprintf(preload_out, sizeof(preload_out), "%s", o.out);
-	else
+	/* %p and %t (see controls.h) work in the exit dump's name too;
+	 * periodic files expand them at every write. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (o.out && sp_path_expand(o.out, preload_pid,
+	                            (uint64_t)now.tv_sec * 1000000000u +
+	                                (uint64_t)now.tv_nsec,
+	                            preload_out, sizeof(preload_out))) {
+		snprintf(err, sizeof(err), "STILLPROF_OUT=\"%s\": bad %% "
+		         "sequence (%%p pid, %%t time, %%%% percent)", o.out);
+		report("not profiling", err);
+		return;
+	}
+	if (!o.out)
 		snprintf(preload_out, sizeof(preload_out), "stillprof-%d%s",
 		         (int)preload_pid,
 		         stillprof_format_extension(n_preload_formats
@@ -185,8 +258,16 @@ __attribute__((constructor)) static void stillprof_preload_init(void)
 		report("not profiling", stillprof_strerror(rc));
 		return;
 	}
+	if (start_controls(err, sizeof(err))) {
+		stillprof_session_free(preload_session);
+		preload_session = NULL;
+		report("not profiling", err);
+		return;
+	}
 	rc = stillprof_session_start(preload_session);
 	if (rc) {
+		stillprof_controls_stop(preload_controls);
+		preload_controls = NULL;
 		const char *why = stillprof_session_backend_error(
 		    preload_session);
 		snprintf(err, sizeof(err), "%s%s%s", stillprof_strerror(rc),
@@ -207,8 +288,12 @@ __attribute__((destructor)) static void stillprof_preload_fini(void)
 	if (!preload_session || getpid() != preload_pid)
 		return;
 	stillprof_session_stop(preload_session);
+	/* Writes and pushes the last period. */
+	stillprof_controls_stop(preload_controls);
+	preload_controls = NULL;
 	rc = 0;
-	for (int i = 0; i < n_preload_formats && !rc; i++) {
+	for (int i = 0; i < n_preload_formats && !rc && !preload_periodic;
+	     i++) {
 		rc = stillprof_session_write(preload_session, preload_paths[i],
 		                             preload_formats[i]);
 		if (rc)

@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "maps.h"
 #include "session.h"
+#include "snapshot.h"
 #include "store.h"
 #include "unwind.h"
 
@@ -37,6 +38,9 @@
 int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
                       uint32_t stack, uint64_t t_ns, int state)
 {
+	/* Paused by the control signal (snapshot.h): drop, uncounted. */
+	if (atomic_load(&s->snap->paused))
+		return -EAGAIN;
 	/* The store counts the thread's samples itself. */
 	return sp_store_add_sample(s->store, stack, ts->store_thread, t_ns,
 	                           state);
@@ -241,9 +245,12 @@ static void *sampler_main(void *arg)
 				on_tick(s);
 			else if (tag & SP_EV_THREAD)
 				on_thread_event(s, tag, evs[i].events);
+			else
+				sp_snap_on_event(s, tag);
 		}
 		pthread_mutex_unlock(&s->fork_mu);
 	}
+	sp_snap_sampler_exit(s);
 	/* Final pass: names, then stop every event and drain the rest. */
 	pthread_mutex_lock(&s->fork_mu);
 	rescan(s);
@@ -286,6 +293,7 @@ int sp_sampler_start(struct stillprof_session *s)
 	err = sp_backend_select(s, 1);
 	if (err)
 		return err;
+	sp_backend_describe(s, s->store);
 	if (sp_threads_init(&s->threads))
 		return -ENOMEM;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -298,7 +306,8 @@ int sp_sampler_start(struct stillprof_session *s)
 	if (s->tick_tfd < 0)
 		goto err_errno;
 	if ((err = add_watch(s->epfd, s->stop_efd, SP_EV_STOP)) ||
-	    (err = add_watch(s->epfd, s->tick_tfd, SP_EV_TICK)))
+	    (err = add_watch(s->epfd, s->tick_tfd, SP_EV_TICK)) ||
+	    (err = sp_snap_watch(s)))
 		goto err_out;
 	if (s->opts.mode == STILLPROF_MODE_CPU)
 		tick_us = s->be->cpu_tick_us;

@@ -38,6 +38,7 @@ struct sp_backend {
 };
 struct sp_unwinder;
 struct sp_symbols;
+struct sp_snap;
 
 struct sp_counters {
 	uint64_t oncpu_samples;
@@ -77,6 +78,7 @@ struct stillprof_session {
 	uint64_t started_ns;
 	uint64_t tick_ns;          /* tick period */
 	uint64_t tick_base_ns;     /* first expiration (CLOCK_MONOTONIC) */
+	struct sp_snap *snap;      /* snapshots while running (snapshot.h) */
 
 	/* owned by the sampling thread while running */
 	pid_t sampler_tid;
@@ -121,6 +123,7 @@ int sp_sig_prepare(struct stillprof_session *s, int install);
  * only checks (the CLI, before COMMAND runs). */
 extern const struct sp_backend sp_backend_perf;
 int sp_backend_select(struct stillprof_session *s, int install);
+void sp_backend_describe(struct stillprof_session *s, struct sp_store *st);
 
 /* probe.c: stack of a thread blocked in a system call; returns 1 and the
  * store stack index, 0 when the thread is running, -errno on failure. */

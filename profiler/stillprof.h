@@ -236,8 +236,93 @@ STILLPROF_API int stillprof_session_stats(const stillprof_session *s,
 STILLPROF_API int stillprof_session_write(stillprof_session *s,
                                           const char *path, int format);
 
+/*
+ * Write the profile collected so far without stopping: the sampling thread
+ * swaps in a fresh store at its next wake-up (it never waits for this
+ * call), and the calling thread merges, symbolizes and writes the samples
+ * up to that instant, atomically like stillprof_session_write.  Samples
+ * keep accumulating; a later snapshot or write contains these ones too.
+ * Any thread may call it while the session runs, even while another
+ * thread stops it.  When the session is not running this is
+ * stillprof_session_write (which must not race with start).  Returns 0,
+ * STILLPROF_EBADFORMAT, -EINVAL (no path), -ETIMEDOUT (the sampler did
+ * not answer within 2 s), -EOPNOTSUPP (continuous mode keeps no
+ * cumulative profile), STILLPROF_EDEAD (in a child of fork) or -errno
+ * of the write.
+ */
+STILLPROF_API int stillprof_session_snapshot(stillprof_session *s,
+                                             const char *path, int format);
+
 /* Stop if needed and free everything.  NULL is a no-op. */
 STILLPROF_API void stillprof_session_free(stillprof_session *s);
+
+/*
+ * Production controls: a control signal, periodic profiles, a push to a
+ * Pyroscope-compatible /ingest endpoint and a pull endpoint serving
+ * /debug/pprof/profile?seconds=N.  Each runs on a thread of its own with
+ * every signal blocked and works from snapshots (see
+ * stillprof_session_snapshot), so neither the application nor the
+ * sampling thread ever waits for a disk or a network.
+ */
+enum stillprof_signal_action {
+	STILLPROF_SIGNAL_DUMP = 0,    /* write the profile now */
+	STILLPROF_SIGNAL_TOGGLE = 1,  /* pause / resume recording */
+};
+
+struct stillprof_control_options {
+	size_t sz;
+	int signal;            /* control signal (SIGUSR1, SIGUSR2, SIGRTMIN..
+	                        * SIGRTMAX); 0 = none (default) */
+	int signal_action;     /* enum stillprof_signal_action */
+	unsigned period_s;     /* write a profile every N s; 0 = off */
+	unsigned keep;         /* keep the last K periodic files; 0 = all */
+	const char *out;       /* path pattern of the files written: %p pid,
+	                        * %t UTC time, %% '%'; NULL = default */
+	int format;            /* enum stillprof_format of those files */
+	const char *push_url;  /* http://HOST:PORT/ingest; NULL = no push */
+	const char *app;       /* application name; NULL = program name */
+	const char *labels;    /* "k=v,k=v" added to the pushed name */
+	unsigned push_period_s; /* push period when period_s is 0 (10) */
+	const char *http;      /* "127.0.0.1:PORT", "[::1]:PORT" or
+	                        * "unix:/PATH"; NULL = no pull endpoint */
+	int http_any_addr;     /* allow a non-loopback address */
+};
+
+typedef struct stillprof_controls stillprof_controls;
+
+STILLPROF_API void stillprof_control_options_init(
+    struct stillprof_control_options *o);
+
+/*
+ * Overlay STILLPROF_SIGNAL, STILLPROF_SIGNAL_ACTION, STILLPROF_PERIOD,
+ * STILLPROF_KEEP, STILLPROF_OUT, STILLPROF_FORMAT (first entry),
+ * STILLPROF_PUSH_URL, STILLPROF_APP, STILLPROF_LABELS, STILLPROF_HTTP and
+ * STILLPROF_HTTP_ANY_ADDR.  Strings point into the environment.  Returns
+ * 0 or STILLPROF_EBADOPTION with a message naming the variable.
+ */
+STILLPROF_API int stillprof_control_options_from_env(
+    struct stillprof_control_options *o, char *errbuf, size_t errlen);
+
+/*
+ * Start the controls of a session; with a control signal the session
+ * must not be running yet.  THE SIGNAL MUST BE BLOCKED IN EVERY THREAD:
+ * this call blocks it in the calling thread, so call it before creating
+ * any thread (threads inherit the mask); a thread that has it unblocked
+ * would be killed by it.  With period_s, the session keeps no cumulative
+ * profile (each period is written and dropped; stillprof_session_write
+ * after stop has the last period only).  Returns 0, STILLPROF_ERUNNING,
+ * STILLPROF_EBADOPTION, -EPERM (a non-loopback address without
+ * http_any_addr) or -errno, with a message in errbuf.
+ */
+STILLPROF_API int stillprof_controls_start(
+    stillprof_session *s, const struct stillprof_control_options *o,
+    stillprof_controls **out, char *errbuf, size_t errlen);
+
+/* Stop the controls: call after stillprof_session_stop and before
+ * stillprof_session_free (the threads use the session).  Writes and
+ * pushes the last period, stops the threads (bounded by the push
+ * timeouts: 2 s connect, 5 s I/O per queued profile).  NULL is a no-op. */
+STILLPROF_API void stillprof_controls_stop(stillprof_controls *c);
 
 /* Log callback; NULL restores the default (stderr when STILLPROF_LOG is set,
  * else silent). */

@@ -175,4 +175,10 @@ int sp_store_add_frame(struct sp_store *st, const char *name,
                        const char *file, const char *object, int line,
                        uint32_t *idx);
 
+/* store_merge.c: add src's threads (by tid; a tid src lists twice gets
+ * two entries), stacks (re-interned) and samples to dst, and its missed
+ * samples count.  src must be unresolved (raw pcs).  Returns 0 or
+ * -ENOMEM, after which dst may hold part of src. */
+int sp_store_merge(struct sp_store *dst, const struct sp_store *src);
+
 #endif
