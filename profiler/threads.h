@@ -40,6 +40,12 @@ struct sp_tstate {
 	int have_last_stack;
 	uint32_t last_stack;     /* stack of the latest on-CPU sample */
 	uint64_t probe_failures;
+	/* switch-rate limiting (backend_perf.c): switch-outs counted since
+	 * window_ns; weight = samples recorded per perf sample (1, or the
+	 * factor the period was raised by for a switch-heavy thread) */
+	uint64_t window_ns;
+	uint32_t window_switches;
+	uint32_t weight;
 };
 
 struct sp_threads {
