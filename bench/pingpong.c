@@ -7,7 +7,10 @@
  * unless told otherwise), and the program prints one line:
  *
  *   pingpong base_rt_s=MEDIAN prof_rt_s=MEDIAN ratio=MEDIAN_OF_ROUND_RATIOS
+ *            samples=N expected=E
  *
+ * (E: two threads times the profiled time over the interval; in cpu mode
+ * only on-CPU time is sampled, so N < E there by design.)
  * ratio = base / profiled round trips per second (1.0 = free).  With PIN=1
  * in the environment both threads share CPU 0, so every switch is a
  * thread-to-thread switch on one CPU.
@@ -104,7 +107,7 @@ int main(int argc, char **argv)
 	const char *mode = argc > 4 ? argv[4] : "wall";
 	double base[32], prof[32], ratio[32];
 	struct stillprof_options o;
-	uint64_t samples = 0;
+	uint64_t samples = 0, expected = 0;
 
 	if (rounds < 1 || rounds > 32 || secs <= 0 || iv < 1) {
 		fprintf(stderr, "usage: pingpong [ROUNDS 1..32] [SECONDS] "
@@ -139,6 +142,8 @@ int main(int argc, char **argv)
 		stillprof_session_stop(s);
 		stillprof_session_stats(s, &st);
 		samples += st.samples;
+		/* two threads (main and echo), one sample per interval each */
+		expected += 2 * st.duration_ns / ((uint64_t)iv * 1000u);
 		stillprof_session_free(s);
 		ratio[r] = base[r] / prof[r];
 	}
@@ -146,7 +151,8 @@ int main(int argc, char **argv)
 	qsort(prof, (size_t)rounds, sizeof(double), cmp);
 	qsort(ratio, (size_t)rounds, sizeof(double), cmp);
 	printf("pingpong base_rt_s=%.0f prof_rt_s=%.0f ratio=%.3f "
-	       "samples=%llu\n", base[rounds / 2], prof[rounds / 2],
-	       ratio[rounds / 2], (unsigned long long)samples);
+	       "samples=%llu expected=%llu\n", base[rounds / 2],
+	       prof[rounds / 2], ratio[rounds / 2],
+	       (unsigned long long)samples, (unsigned long long)expected);
 	return 0;
 }

@@ -113,7 +113,9 @@ static void fill_attr(const struct stillprof_session *s,
 	a->clockid = CLOCK_MONOTONIC; /* comparable with clock_gettime */
 	a->disabled = 1;
 	a->task = 1; /* FORK records: attach new threads at once */
-	a->context_switch = s->opts.mode == STILLPROF_MODE_WALL;
+	/* Switch records: off-CPU state in wall mode, and in both modes the
+	 * switch rate that puts a thread on the slow period (below). */
+	a->context_switch = 1;
 	a->watermark = 1;
 	a->wakeup_watermark = SP_PERF_RING_PAGES * 4096 / 2;
 }
@@ -411,6 +413,6 @@ void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 	struct drain_ctx d = {s, ts, s->owner_pid};
 
 	sp_perf_ring_drain(&ts->ring, handle_record, &d);
-	if (ts->ring.fd >= 0 && s->opts.mode == STILLPROF_MODE_WALL)
+	if (ts->ring.fd >= 0)
 		limit_switch_rate(s, ts);
 }
