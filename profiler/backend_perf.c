@@ -1,13 +1,14 @@
 /*
  * backend_perf.c - the perf_event capture back-end: one software
  * task-clock event per thread (PERF_COUNT_SW_TASK_CLOCK, user registers and
- * a copy of the user stack per sample; context-switch records in wall
- * mode), read by the sampling thread from each thread's ring.  The kernel
- * takes every sample itself: no signal is ever sent to the sampled thread
- * (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
+ * a copy of the user stack per sample; context-switch records), read by
+ * the sampling thread from each thread's ring.  Switch-heavy threads are
+ * sampled at a longer period with weighted samples (SP_SLOW_PERIOD_NS).
+ * The kernel takes every sample itself: no signal is ever sent to the
+ * sampled thread (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
  *
  * Records handled: SAMPLE (unwind, intern, record), SWITCH (on/off-CPU
- * state for wall mode), FORK (attach the new thread at once), LOST
+ * state for wall mode, switch rate), FORK (attach the new thread at once), LOST
  * (counted as missed samples).
  */
 #define _GNU_SOURCE
