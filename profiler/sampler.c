@@ -30,8 +30,10 @@
 
 /* Rescan /proc/self/task this often: FORK records attach new threads at
  * once, the rescan catches threads created by unsampled threads (e.g. one
- * whose attach failed) and refreshes names set after creation. */
-#define SP_RESCAN_NS (100u * 1000 * 1000)
+ * whose attach failed) and refreshes names set after creation.  A rescan
+ * reads two /proc files per thread: every 100 ms that was a third of the
+ * sampler's CPU with 256 idle threads (bench/sampler_cost), hence 1 s. */
+#define SP_RESCAN_NS (1000u * 1000 * 1000)
 /* CPU mode only needs ticks to drain the rings (the watermark wakes us
  * earlier when one fills): 10 ms of 1 kHz samples with 8 KiB stacks fit in
  * a 32-page ring. */
