@@ -65,9 +65,11 @@ const char sp_perf_guarantee[] =
  * times, so totals stay unbiased; it returns to the normal period below
  * SP_SWITCHY_OFF.  CPU-bound threads switch a few hundred times a second
  * at most and keep full resolution.  Rates are judged over windows of
- * SP_SWITCH_WINDOW_NS.
+ * SP_SWITCH_WINDOW_NS (short, since a new thread pays the full cost until
+ * its first window closes; long enough that a preempted CPU-bound thread,
+ * ~300 switches/s, rarely reaches the threshold by chance).
  */
-#define SP_SWITCH_WINDOW_NS (100u * 1000 * 1000)
+#define SP_SWITCH_WINDOW_NS (50u * 1000 * 1000)
 #define SP_SWITCHY_ON 500
 #define SP_SWITCHY_OFF 200
 #define SP_SLOW_PERIOD_NS (32u * 1000 * 1000)
