@@ -5,13 +5,16 @@
  * give the sampling thread's CPU time and the samples it took:
  *
  *   sampler_cost samples=N ns_per_sample=X core_pct=Y unwind_ns=Z
- *                offcpu=O missed=M
+ *                offcpu=O missed=M fixed_us=F
  *
  * ns_per_sample: sampler CPU / samples; core_pct: sampler CPU / wall time
- * (share of one core); unwind_ns: mean time of one unwind.  A warm-up
- * start/stop of 0.3 s comes first and is subtracted, so that one-time
- * costs (reading unwind tables, first symbol look-ups) are left out; each
- * start still attaches every thread, which is counted.
+ * (share of one core); unwind_ns: mean time of one unwind.  These are
+ * marginal costs: a warm-up run, then a run of SECONDS/4 and one of
+ * SECONDS; the difference between the two is the steady state, without
+ * one-time costs (unwind tables, first symbol look-ups) and without the
+ * fixed cost of a start/stop (attaching and detaching every thread), which
+ * is printed apart as fixed_us (sampler CPU per start/stop).  samples,
+ * offcpu, missed: of the long run.
  *
  * Workers are `busy` (compute all the time), `server` (compute ~50 us,
  * then sleep 20 ms: a pool of threads that wake often) or `idle` (sleep
@@ -72,13 +75,29 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* One start/stop of `secs`; *st: the session's statistics after it. */
+static int run_once(stillprof_session *s, double secs,
+                    struct stillprof_stats *st)
+{
+	struct timespec run;
+	int err = stillprof_session_start(s);
+
+	if (err)
+		return err;
+	run.tv_sec = (time_t)secs;
+	run.tv_nsec = (long)((secs - (double)run.tv_sec) * 1e9);
+	nanosleep(&run, NULL);
+	stillprof_session_stop(s);
+	return stillprof_session_stats(s, st);
+}
+
 int main(int argc, char **argv)
 {
 	static pthread_t t[MAX_THREADS];
 	struct stillprof_options o;
-	struct stillprof_stats st, w;
+	struct stillprof_stats w, a, b;
 	stillprof_session *s;
-	struct timespec run;
+	double samples, cpu, dur, fixed;
 	pthread_attr_t attr;
 	int n, err;
 	double secs;
@@ -106,46 +125,42 @@ int main(int argc, char **argv)
 			perror("sampler_cost: pthread_create");
 			return 1;
 		}
-	if ((err = stillprof_session_new(&o, &s)) ||
-	    (err = stillprof_session_start(s))) {
-		fprintf(stderr, "sampler_cost: cannot profile: %s\n",
-		        stillprof_strerror(err));
-		return 77;
-	}
-	run.tv_sec = 0;
-	run.tv_nsec = 300 * 1000 * 1000;
-	nanosleep(&run, NULL);
-	stillprof_session_stop(s);
-	stillprof_session_stats(s, &w);
-	if ((err = stillprof_session_start(s))) {
-		fprintf(stderr, "sampler_cost: restart: %s\n",
-		        stillprof_strerror(err));
+	if ((err = stillprof_session_new(&o, &s))) {
+		fprintf(stderr, "sampler_cost: %s\n", stillprof_strerror(err));
 		return 1;
 	}
-	run.tv_sec = (time_t)secs;
-	run.tv_nsec = (long)((secs - (double)run.tv_sec) * 1e9);
-	nanosleep(&run, NULL);
-	stillprof_session_stop(s);
-	stillprof_session_stats(s, &st);
-	st.samples -= w.samples;
-	st.sampler_cpu_ns -= w.sampler_cpu_ns;
-	st.duration_ns -= w.duration_ns;
-	st.unwind_ns -= w.unwind_ns;
-	st.unwinds -= w.unwinds;
-	st.offcpu_samples -= w.offcpu_samples;
-	st.missed_samples -= w.missed_samples;
+	/* Warm-up (unwind tables, symbols), then a short and a long run:
+	 * each start/stop pays the same fixed cost (attaching and detaching
+	 * every thread), so the difference of the two runs is the cost of
+	 * sampling alone. */
+	if ((err = run_once(s, 0.3, &w)) || (err = run_once(s, secs / 4, &a)) ||
+	    (err = run_once(s, secs, &b))) {
+		fprintf(stderr, "sampler_cost: cannot profile: %s\n",
+		        stillprof_strerror(err));
+		return err == STILLPROF_EPERFDENIED ? 77 : 1;
+	}
 	atomic_store(&running, 0);
 	for (int i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
+	/* run deltas: short = a - w, long = b - a; marginal = long - short */
+	samples = (double)(b.samples - a.samples) - (double)(a.samples - w.samples);
+	cpu = (double)(b.sampler_cpu_ns - a.sampler_cpu_ns) -
+	      (double)(a.sampler_cpu_ns - w.sampler_cpu_ns);
+	dur = (double)(b.duration_ns - a.duration_ns) -
+	      (double)(a.duration_ns - w.duration_ns);
+	fixed = (double)(a.sampler_cpu_ns - w.sampler_cpu_ns) -
+	        (samples > 0 ? cpu / samples : 0) *
+	            (double)(a.samples - w.samples);
 	printf("sampler_cost samples=%llu ns_per_sample=%.0f core_pct=%.2f "
-	       "unwind_ns=%.0f offcpu=%llu missed=%llu\n",
-	       (unsigned long long)st.samples,
-	       st.samples ? (double)st.sampler_cpu_ns / (double)st.samples : 0,
-	       st.duration_ns ? 100.0 * (double)st.sampler_cpu_ns /
-	                            (double)st.duration_ns : 0,
-	       st.unwinds ? (double)st.unwind_ns / (double)st.unwinds : 0,
-	       (unsigned long long)st.offcpu_samples,
-	       (unsigned long long)st.missed_samples);
+	       "unwind_ns=%.0f offcpu=%llu missed=%llu fixed_us=%.0f\n",
+	       (unsigned long long)(b.samples - a.samples),
+	       samples > 0 ? cpu / samples : 0,
+	       dur > 0 ? 100.0 * cpu / dur : 0,
+	       b.unwinds > w.unwinds ? (double)(b.unwind_ns - w.unwind_ns) /
+	                                   (double)(b.unwinds - w.unwinds) : 0,
+	       (unsigned long long)(b.offcpu_samples - a.offcpu_samples),
+	       (unsigned long long)(b.missed_samples - a.missed_samples),
+	       fixed / 1e3);
 	stillprof_session_free(s);
 	return 0;
 }
