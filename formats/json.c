@@ -89,14 +89,35 @@ void sp_json_str(struct sp_sink *s, const char *str, size_t len)
 	sp_sink_putc(s, '"');
 }
 
-void sp_json_int(struct sp_sink *s, int64_t v)
-{
-	sp_sink_printf(s, "%" PRId64, v);
-}
-
+/* Decimal digits by hand: integers are most of a raw profile's bytes, and
+ * printf's format parsing made it ~4x slower (bench/writer). */
 void sp_json_uint(struct sp_sink *s, uint64_t v)
 {
-	sp_sink_printf(s, "%" PRIu64, v);
+	char buf[20];
+	size_t i = sizeof(buf);
+
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (!s->err && s->cap - s->len >= sizeof(buf) - i) {
+		/* the usual case: room in the buffer, no memcpy call */
+		for (char *d = s->buf + s->len; i < sizeof(buf); i++, s->len++)
+			*d++ = buf[i];
+		return;
+	}
+	sp_sink_write(s, buf + i, sizeof(buf) - i);
+}
+
+void sp_json_int(struct sp_sink *s, int64_t v)
+{
+	if (v < 0) {
+		sp_sink_putc(s, '-');
+		/* -(v+1)+1 avoids overflowing on INT64_MIN. */
+		sp_json_uint(s, (uint64_t)(-(v + 1)) + 1);
+		return;
+	}
+	sp_json_uint(s, (uint64_t)v);
 }
 
 /* Shortest decimal digits of v (> 0, finite) that read back as v, and the

@@ -21,6 +21,8 @@ const struct sp_backend sp_backend_perf = {
     .detach = sp_perf_detach,
     .drain = sp_perf_drain,
     .cpu_tick_us = SP_PERF_CPU_TICK_US,
+    /* FORK records attach new threads; rescans are the safety net */
+    .rescan_ms = 1000,
 };
 
 int sp_backend_select(struct stillprof_session *s, int install)

@@ -1,13 +1,14 @@
 /*
  * backend_perf.c - the perf_event capture back-end: one software
  * task-clock event per thread (PERF_COUNT_SW_TASK_CLOCK, user registers and
- * a copy of the user stack per sample; context-switch records in wall
- * mode), read by the sampling thread from each thread's ring.  The kernel
- * takes every sample itself: no signal is ever sent to the sampled thread
- * (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
+ * a copy of the user stack per sample; context-switch records), read by
+ * the sampling thread from each thread's ring.  Switch-heavy threads are
+ * sampled at a longer period with weighted samples (SP_SLOW_PERIOD_NS).
+ * The kernel takes every sample itself: no signal is ever sent to the
+ * sampled thread (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
  *
  * Records handled: SAMPLE (unwind, intern, record), SWITCH (on/off-CPU
- * state for wall mode), FORK (attach the new thread at once), LOST
+ * state for wall mode, switch rate), FORK (attach the new thread at once), LOST
  * (counted as missed samples).
  */
 #define _GNU_SOURCE
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +52,27 @@ const char sp_perf_guarantee[] =
 /* Ring size in pages; at 1 kHz with 8 KiB copies a busy thread fills
  * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick. */
 #define SP_PERF_RING_PAGES 32
+
+/*
+ * Switch-heavy threads.  A sampling task-clock event owns an hrtimer that
+ * the kernel cancels at every switch-out and re-arms at every switch-in;
+ * with a period shorter than the scheduler tick that timer is usually the
+ * CPU's earliest, so each switch reprograms the timer hardware (~8 us in a
+ * paravirtual guest: a ping-pong ran 3-4x slower).  A thread that switches
+ * more than SP_SWITCHY_ON times a second gets a period of at least
+ * SP_SLOW_PERIOD_NS (a whole multiple k of the interval; its timer then
+ * mostly sits behind the tick) and each of its samples is recorded k
+ * times, so totals stay unbiased; it returns to the normal period below
+ * SP_SWITCHY_OFF.  CPU-bound threads switch a few hundred times a second
+ * at most and keep full resolution.  Rates are judged over windows of
+ * SP_SWITCH_WINDOW_NS (short, since a new thread pays the full cost until
+ * its first window closes; long enough that a preempted CPU-bound thread,
+ * ~300 switches/s, rarely reaches the threshold by chance).
+ */
+#define SP_SWITCH_WINDOW_NS (50u * 1000 * 1000)
+#define SP_SWITCHY_ON 500
+#define SP_SWITCHY_OFF 200
+#define SP_SLOW_PERIOD_NS (32u * 1000 * 1000)
 
 static int perf_to_dwarf(int perf_reg)
 {
@@ -93,7 +116,9 @@ static void fill_attr(const struct stillprof_session *s,
 	a->clockid = CLOCK_MONOTONIC; /* comparable with clock_gettime */
 	a->disabled = 1;
 	a->task = 1; /* FORK records: attach new threads at once */
-	a->context_switch = s->opts.mode == STILLPROF_MODE_WALL;
+	/* Switch records: off-CPU state in wall mode, and in both modes the
+	 * switch rate that puts a thread on the slow period (below). */
+	a->context_switch = 1;
 	a->watermark = 1;
 	a->wakeup_watermark = SP_PERF_RING_PAGES * 4096 / 2;
 }
@@ -297,8 +322,10 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 		return;
 	d->ts->have_last_stack = 1;
 	d->ts->last_stack = stack;
-	if (sp_session_record(s, d->ts, stack, t_ns, SP_STATE_ONCPU) == 0)
-		s->c.oncpu_samples++;
+	/* A rate-limited thread's sample stands for `weight` intervals. */
+	for (uint32_t k = d->ts->weight > 1 ? d->ts->weight : 1; k > 0; k--)
+		if (sp_session_record(s, d->ts, stack, t_ns, SP_STATE_ONCPU) == 0)
+			s->c.oncpu_samples++;
 }
 
 static void handle_record(const struct perf_event_header *h, void *ctx)
@@ -326,6 +353,7 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			}
 			ts->switch_out_ns = t_ns;
 			ts->off_state = ts->run_state;
+			ts->window_switches++;
 		} else {
 			ts->run_state = SP_RUN_ONCPU;
 			ts->switch_in_ns = t_ns;
@@ -357,9 +385,41 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 	}
 }
 
+/* Raise or restore the sampling period of ts by its recent switch rate
+ * (see SP_SLOW_PERIOD_NS).  Called right after its ring was drained, so
+ * the samples taken at the old period were weighted with the old weight. */
+static void limit_switch_rate(struct stillprof_session *s,
+                              struct sp_tstate *ts)
+{
+	uint64_t now = sp_now_ns(), iv = (uint64_t)s->opts.interval_us * 1000u;
+	uint64_t elapsed, rate, period;
+	uint32_t k = (uint32_t)((SP_SLOW_PERIOD_NS + iv - 1) / iv), want;
+
+	if (!ts->window_ns) {
+		ts->window_ns = now;
+		ts->window_switches = 0;
+		return;
+	}
+	elapsed = now - ts->window_ns;
+	if (elapsed < SP_SWITCH_WINDOW_NS)
+		return;
+	rate = (uint64_t)ts->window_switches * 1000000000u / elapsed;
+	ts->window_ns = now;
+	ts->window_switches = 0;
+	want = ts->weight > 1 ? (rate < SP_SWITCHY_OFF ? 1 : ts->weight)
+	                      : (rate >= SP_SWITCHY_ON ? k : 1);
+	if (k <= 1 || want == (ts->weight > 1 ? ts->weight : 1))
+		return;
+	period = iv * want;
+	if (ioctl(ts->ring.fd, PERF_EVENT_IOC_PERIOD, &period) == 0)
+		ts->weight = want;
+}
+
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 {
 	struct drain_ctx d = {s, ts, s->owner_pid};
 
 	sp_perf_ring_drain(&ts->ring, handle_record, &d);
+	if (ts->ring.fd >= 0)
+		limit_switch_rate(s, ts);
 }

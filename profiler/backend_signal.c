@@ -561,4 +561,6 @@ const struct sp_backend sp_backend_signal = {
     .detach = sig_detach,
     .drain = sig_drain,
     .cpu_tick_us = SP_SIG_CPU_TICK_US,
+    /* no FORK records: new threads are found by rescans only */
+    .rescan_ms = 100,
 };

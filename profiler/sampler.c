@@ -30,10 +30,14 @@
 #include "store.h"
 #include "unwind.h"
 
-/* Rescan /proc/self/task this often: FORK records attach new threads at
+/* Rescanning /proc/self/task: with perf, FORK records attach new threads at
  * once, the rescan catches threads created by unsampled threads (e.g. one
- * whose attach failed) and refreshes names set after creation. */
-#define SP_RESCAN_NS (100u * 1000 * 1000)
+ * whose attach failed) and refreshes names set after creation.  Each
+ * back-end says how often (rescan_ms): a rescan reads two /proc files per
+ * thread, which at 100 ms was a third of the sampler's CPU with 256 idle
+ * threads (bench/sampler_cost), so perf (FORK records) rescans every 1 s;
+ * the signal back-end has no FORK records and finds new threads only by
+ * rescanning. */
 
 int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
                       uint32_t stack, uint64_t t_ns, int state)
@@ -183,7 +187,7 @@ static void on_tick(struct stillprof_session *s)
 	if (read(s->tick_tfd, &exp, sizeof(exp)) != sizeof(exp))
 		return;
 	now = sp_now_ns();
-	if (now - s->last_scan_ns >= SP_RESCAN_NS)
+	if (now - s->last_scan_ns >= (uint64_t)s->be->rescan_ms * 1000000u)
 		rescan(s);
 	for (size_t i = 0; i < s->threads.n; i++)
 		s->be->drain(s, s->threads.all[i]);

@@ -35,6 +35,7 @@ struct sp_backend {
 	 * finds the thread gone clears ts->live; the loop then detaches it. */
 	void (*drain)(struct stillprof_session *s, struct sp_tstate *ts);
 	unsigned cpu_tick_us;      /* drain period in CPU mode */
+	unsigned rescan_ms;        /* /proc/self/task rescan period */
 };
 struct sp_unwinder;
 struct sp_symbols;

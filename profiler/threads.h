@@ -46,6 +46,12 @@ struct sp_tstate {
 	struct sp_sig_thread *sig; /* signal back-end state (backend_signal.c) */
 	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
 	                          * no tick before it may sample the thread */
+	/* switch-rate limiting (backend_perf.c): switch-outs counted since
+	 * window_ns; weight = samples recorded per perf sample (1, or the
+	 * factor the period was raised by for a switch-heavy thread) */
+	uint64_t window_ns;
+	uint32_t window_switches;
+	uint32_t weight;
 };
 
 struct sp_threads {

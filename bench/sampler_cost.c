@@ -1,0 +1,166 @@
+/*
+ * sampler_cost.c - what the sampling thread itself costs.  THREADS
+ * threads run at the bottom of a DEPTH-frame call chain while stillprof
+ * (in this process) samples them for SECONDS; the session's statistics
+ * give the sampling thread's CPU time and the samples it took:
+ *
+ *   sampler_cost samples=N ns_per_sample=X core_pct=Y unwind_ns=Z
+ *                offcpu=O missed=M fixed_us=F
+ *
+ * ns_per_sample: sampler CPU / samples; core_pct: sampler CPU / wall time
+ * (share of one core); unwind_ns: mean time of one unwind.  These are
+ * marginal costs: a warm-up run, then a run of SECONDS/4 and one of
+ * SECONDS; the difference between the two is the steady state, without
+ * one-time costs (unwind tables, first symbol look-ups) and without the
+ * fixed cost of a start/stop (attaching and detaching every thread), which
+ * is printed apart as fixed_us (sampler CPU per start/stop).  samples,
+ * offcpu, missed: of the long run.
+ *
+ * Workers are `busy` (compute all the time), `server` (compute ~50 us,
+ * then sleep 20 ms: a pool of threads that wake often) or `idle` (sleep
+ * 1 s at a time: a pool waiting for work).
+ *
+ * Usage: sampler_cost THREADS DEPTH SECONDS INTERVAL_US wall|cpu
+ *                     busy|server|idle
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stillprof.h"
+
+#define MAX_THREADS 1024
+
+static int depth, server; /* server: 0 busy, 1 server, 2 idle */
+static atomic_int running = 1;
+static volatile uint64_t sink;
+
+__attribute__((noinline)) uint64_t cost_leaf(uint64_t x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return x;
+}
+
+__attribute__((noinline)) uint64_t cost_descend(int d, uint64_t x)
+{
+	uint64_t r;
+	if (d <= 0) {
+		if (!server)
+			return cost_leaf(x, 20000);
+		x = cost_leaf(x, server == 1 ? 20000 : 1); /* ~50 us */
+		struct timespec ts = {server == 1 ? 0 : 1,
+		                      server == 1 ? 20 * 1000 * 1000 : 0};
+		nanosleep(&ts, NULL);
+		return x;
+	}
+	r = cost_descend(d - 1, x + (uint64_t)d);
+	__asm__ volatile("" ::: "memory");
+	return r ^ (uint64_t)d;
+}
+
+static void *worker(void *arg)
+{
+	uint64_t x = (uintptr_t)arg;
+
+	/* main, start_thread, clone3, worker: DEPTH counts them too */
+	while (atomic_load(&running))
+		x = cost_descend(depth - 5, x);
+	sink = x;
+	return NULL;
+}
+
+/* One start/stop of `secs`; *st: the session's statistics after it. */
+static int run_once(stillprof_session *s, double secs,
+                    struct stillprof_stats *st)
+{
+	struct timespec run;
+	int err = stillprof_session_start(s);
+
+	if (err)
+		return err;
+	run.tv_sec = (time_t)secs;
+	run.tv_nsec = (long)((secs - (double)run.tv_sec) * 1e9);
+	nanosleep(&run, NULL);
+	stillprof_session_stop(s);
+	return stillprof_session_stats(s, st);
+}
+
+int main(int argc, char **argv)
+{
+	static pthread_t t[MAX_THREADS];
+	struct stillprof_options o;
+	struct stillprof_stats w, a, b;
+	stillprof_session *s;
+	double samples, cpu, dur, fixed;
+	pthread_attr_t attr;
+	int n, err;
+	double secs;
+
+	if (argc != 7 || (n = atoi(argv[1])) < 1 || n > MAX_THREADS ||
+	    (depth = atoi(argv[2])) < 5 || depth > 1000 ||
+	    (secs = atof(argv[3])) <= 0 || secs > 600) {
+		fprintf(stderr, "usage: sampler_cost THREADS DEPTH SECONDS "
+		                "INTERVAL_US wall|cpu busy|server|idle\n");
+		return 2;
+	}
+	stillprof_options_init(&o);
+	if (stillprof_parse_interval(argv[4], &o.interval_us) ||
+	    stillprof_parse_mode(argv[5], &o.mode)) {
+		fprintf(stderr, "sampler_cost: bad interval or mode\n");
+		return 2;
+	}
+	o.max_depth = 1024;
+	server = !strcmp(argv[6], "server") ? 1 : !strcmp(argv[6], "idle") ? 2 : 0;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&t[i], &attr, worker,
+		                   (void *)(uintptr_t)(i + 1))) {
+			perror("sampler_cost: pthread_create");
+			return 1;
+		}
+	if ((err = stillprof_session_new(&o, &s))) {
+		fprintf(stderr, "sampler_cost: %s\n", stillprof_strerror(err));
+		return 1;
+	}
+	/* Warm-up (unwind tables, symbols), then a short and a long run:
+	 * each start/stop pays the same fixed cost (attaching and detaching
+	 * every thread), so the difference of the two runs is the cost of
+	 * sampling alone. */
+	if ((err = run_once(s, 0.3, &w)) || (err = run_once(s, secs / 4, &a)) ||
+	    (err = run_once(s, secs, &b))) {
+		fprintf(stderr, "sampler_cost: cannot profile: %s\n",
+		        stillprof_strerror(err));
+		return err == STILLPROF_EPERFDENIED ? 77 : 1;
+	}
+	atomic_store(&running, 0);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	/* run deltas: short = a - w, long = b - a; marginal = long - short */
+	samples = (double)(b.samples - a.samples) - (double)(a.samples - w.samples);
+	cpu = (double)(b.sampler_cpu_ns - a.sampler_cpu_ns) -
+	      (double)(a.sampler_cpu_ns - w.sampler_cpu_ns);
+	dur = (double)(b.duration_ns - a.duration_ns) -
+	      (double)(a.duration_ns - w.duration_ns);
+	fixed = (double)(a.sampler_cpu_ns - w.sampler_cpu_ns) -
+	        (samples > 0 ? cpu / samples : 0) *
+	            (double)(a.samples - w.samples);
+	printf("sampler_cost samples=%llu ns_per_sample=%.0f core_pct=%.2f "
+	       "unwind_ns=%.0f offcpu=%llu missed=%llu fixed_us=%.0f\n",
+	       (unsigned long long)(b.samples - a.samples),
+	       samples > 0 ? cpu / samples : 0,
+	       dur > 0 ? 100.0 * cpu / dur : 0,
+	       b.unwinds > w.unwinds ? (double)(b.unwind_ns - w.unwind_ns) /
+	                                   (double)(b.unwinds - w.unwinds) : 0,
+	       (unsigned long long)(b.offcpu_samples - a.offcpu_samples),
+	       (unsigned long long)(b.missed_samples - a.missed_samples),
+	       fixed / 1e3);
+	stillprof_session_free(s);
+	return 0;
+}
