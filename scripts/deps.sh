@@ -3,7 +3,7 @@
 # sudo).  Skips apt entirely when everything is already installed.
 set -eu
 PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev zlib1g-dev
-libcmocka-dev ruby ruby-stackprof mariadb-server mariadb-client libssl-dev
+libcmocka-dev ruby ruby-dev ruby-stackprof ruby-mysql2 ruby-minitest strace mariadb-server mariadb-client libssl-dev
 openssl procps golang-go libc6-dbg chromium"
 missing=""
 for p in $PKGS; do

@@ -29,6 +29,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 #include <ruby.h>
 #include <ruby/debug.h>
@@ -288,8 +289,13 @@ static void gc_job(void *arg)
 	(void)arg;
 	if (!spr.running || spr.ignore_gc || !(m + s))
 		return;
-	if (spr_thread_index(rb_thread_current(), &t))
+	/* GC work is charged to the thread that ran it, or to the profiled
+	 * thread with threads: :current */
+	if (spr_thread_index(spr.all_threads ? rb_thread_current() :
+	                     spr.start_thread, &t))
 		return;
+	if (!spr.threads[t].tid && spr.all_threads)
+		spr.threads[t].tid = (long)syscall(SYS_gettid);
 	if (!start)
 		start = spr_now_us();
 	if (spr_frame_gc(SPR_GC_FRAME) || spr_frame_gc(SPR_MARKING_FRAME) ||
