@@ -151,12 +151,134 @@ static VALUE metadata(void)
 	return m;
 }
 
+/* Key "file\0label" of a frame, as spr_frame_synthetic builds it. */
+static VALUE loc_key(VALUE file, VALUE label)
+{
+	VALUE k = rb_str_dup(NIL_P(file) ? rb_str_new_cstr("") : file);
+
+	rb_str_cat(k, "\0", 1);
+	return rb_str_append(k, label);
+}
+
+static uint64_t remap_key(const struct spr_map *remap, uint64_t key)
+{
+	const struct spr_map_ent *e = spr_map_find(remap, key);
+
+	return e ? e->a : key;
+}
+
+/* Merge map `from` into `into`, remapping keys (edges) or not (lines). */
+static void merge_map(struct spr_map *into, const struct spr_map *from,
+                      const struct spr_map *remap)
+{
+	size_t i;
+
+	for (i = 0; i < from->cap; i++) {
+		const struct spr_map_ent *x = &from->ents[i];
+		struct spr_map_ent *e;
+
+		if (!x->key)
+			continue;
+		e = spr_map_get(into, remap ? remap_key(remap, x->key) : x->key);
+		if (e) {
+			e->a += x->a;
+			e->b += x->b;
+		}
+	}
+}
+
+/*
+ * Frames read from other threads' Thread::Backtrace::Locations (synthetic)
+ * that are the same method as a frame some thread sampled on itself (same
+ * file and label, unambiguous) become that frame: one id, one name
+ * (rb_profile_frame_full_label, e.g. "Thread#join" rather than "join").
+ * A sample is all-real or all-synthetic, so totals add up exactly.
+ */
+static void unify_synthetic(void)
+{
+	VALUE by_loc = rb_hash_new();
+	struct spr_map remap = { 0 };
+	size_t i;
+
+	for (i = 0; i < spr.n_frames; i++) {
+		const struct spr_frame *f = &spr.frames[i];
+		VALUE file, label, k;
+
+		if (NIL_P(f->frame))
+			continue;
+		file = rb_profile_frame_absolute_path(f->frame);
+		if (NIL_P(file))
+			file = rb_profile_frame_path(f->frame);
+		label = rb_profile_frame_label(f->frame);
+		if (NIL_P(label)) /* C functions have no iseq label */
+			label = rb_profile_frame_method_name(f->frame);
+		if (NIL_P(label))
+			continue;
+		k = loc_key(file, label);
+		rb_hash_aset(by_loc, k, NIL_P(rb_hash_lookup(by_loc, k)) ?
+		             ULL2NUM(f->key) : Qfalse); /* false: ambiguous */
+	}
+	for (i = 0; i < spr.n_frames; i++) {
+		const struct spr_frame *f = &spr.frames[i];
+		VALUE real;
+		struct spr_map_ent *e;
+
+		if (!NIL_P(f->frame) || NIL_P(f->name))
+			continue;
+		real = rb_hash_lookup(by_loc, loc_key(f->file, f->name));
+		if (!RTEST(real))
+			continue;
+		e = spr_map_get(&remap, f->key);
+		if (e)
+			e->a = NUM2ULL(real);
+	}
+	if (!remap.n) {
+		spr_map_free(&remap);
+		return;
+	}
+	for (i = 0; i < spr.n_frames; i++) {
+		struct spr_frame *f = &spr.frames[i];
+		struct spr_map edges = { 0 };
+		uint64_t to = remap_key(&remap, f->key);
+
+		/* callee keys first, in every frame */
+		merge_map(&edges, &f->edges, &remap);
+		spr_map_free(&f->edges);
+		f->edges = edges;
+		if (to != f->key) {
+			struct spr_map_ent *idx =
+			    spr_map_find(&spr.frame_index, to);
+			struct spr_frame *r;
+
+			if (!idx || !idx->a)
+				continue;
+			r = &spr.frames[idx->a - 1];
+			r->total += f->total;
+			r->self += f->self;
+			merge_map(&r->edges, &f->edges, NULL);
+			merge_map(&r->lines, &f->lines, NULL);
+			f->total = f->self = 0; /* not written */
+		}
+	}
+	/* :raw ids (records: len, ids..., count) */
+	for (i = 0; i < spr.rawv.n; i += (size_t)spr.rawv.v[i] + 2) {
+		int64_t k, len = spr.rawv.v[i];
+
+		for (k = 1; k <= len; k++)
+			spr.rawv.v[i + k] = (int64_t)remap_key(
+			    &remap, (uint64_t)spr.rawv.v[i + k]);
+	}
+	spr_map_free(&remap);
+	RB_GC_GUARD(by_loc);
+}
+
 VALUE spr_results_hash(void)
 {
 	VALUE h = rb_hash_new(), frames = rb_hash_new();
 	static const char *modes[] = { "wall", "cpu", "object", "custom" };
 	size_t i;
 
+	unify_synthetic();
 	rb_hash_aset(h, sym("version"), DBL2NUM(1.2));
 	rb_hash_aset(h, sym("mode"), sym(modes[spr.mode]));
 	rb_hash_aset(h, sym("interval"),

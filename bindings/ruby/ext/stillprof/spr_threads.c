@@ -81,14 +81,30 @@ static void refresh_one(VALUE th)
 		VALUE label = rb_funcall(loc, id_label, 0);
 		VALUE path = rb_funcall(loc, id_absolute_path, 0);
 		VALUE line = rb_funcall(loc, id_lineno, 0);
+		int cfunc = 0;
 
 		if (NIL_P(path))
 			path = rb_funcall(loc, id_path, 0);
 		if (NIL_P(label))
 			continue;
-		if (spr_frame_synthetic(label, path, &t->keys[t->depth]))
+		/* A C function's location is its caller's: same path and
+		 * line as the next (outer) location.  Call it "<cfunc>" as
+		 * rb_profile_frames does, so spr_results can name it. */
+		if (i + 1 < n) {
+			VALUE up = RARRAY_AREF(locs, i + 1);
+			VALUE up_path = rb_funcall(up, id_absolute_path, 0);
+
+			if (NIL_P(up_path))
+				up_path = rb_funcall(up, id_path, 0);
+			cfunc = rb_equal(rb_funcall(up, id_lineno, 0), line) &&
+			        rb_equal(up_path, path);
+		}
+		if (spr_frame_synthetic(label,
+		                        cfunc ? rb_str_new_cstr("<cfunc>") : path,
+		                        &t->keys[t->depth]))
 			return;
-		t->lines[t->depth++] = FIXNUM_P(line) ? FIX2INT(line) : 0;
+		t->lines[t->depth++] = cfunc || !FIXNUM_P(line) ? 0 :
+		                                                FIX2INT(line);
 	}
 	t->cached = t->depth > 0;
 	RB_GC_GUARD(locs);
