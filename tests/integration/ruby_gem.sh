@@ -17,6 +17,13 @@ ruby -rmkmf -e 'exit(File.exist?(File.join(RbConfig::CONFIG["rubyhdrdir"], "ruby
 ruby -rminitest -e1 2>/dev/null || skip "ruby-minitest not installed"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/stillprof-ruby.XXXXXX") || exit 99
+# Link the extension against this build's libstillprof (other formats).
+BUILDDIR=${BUILDDIR:-$SRCDIR}
+if [ -f "$BUILDDIR/.libs/libstillprof.so" ]; then
+	STILLPROF_LIBDIR=$BUILDDIR/.libs STILLPROF_INCDIR=$SRCDIR/profiler
+	STILLPROF_EXPECT_LIB=1
+	export STILLPROF_LIBDIR STILLPROF_INCDIR STILLPROF_EXPECT_LIB
+fi
 trap 'rm -rf "$TMP"' EXIT INT TERM
 STILLPROF_RUBY_BUILD=$TMP/ext STILLPROF_RUBY_LIBOUT=$TMP/lib \
 	sh "$SRCDIR/bindings/ruby/build.sh" || { echo "ERROR: build failed"; exit 99; }

@@ -36,13 +36,25 @@ module Stillprof
     # The stackprof result Hash (nil while running or when nothing was
     # collected, and the second time).  With out (a path or an object
     # with to_io), writes it as Marshal and returns the IO, as stackprof.
-    def results(out = nil)
+    # format: (Stillprof only) "pprof", "speedscope", "collapsed",
+    # "json", "html" (flame graph) or "stackprof": writes out (a path) in
+    # that format and returns the path.  Needs raw: true and an extension
+    # built with libstillprof (see README).
+    def results(out = nil, format: nil)
       out ||= @out
       h = Native.results
       @out = nil
       return nil unless h
       return h unless out
+      return write(h, out, format: format) if format && !%w[stackprof dump].include?(format.to_s)
       write_marshal(h, out)
+    end
+
+    # Write a stackprof result Hash (with :raw) to path; the format comes
+    # from format: or the path's extension (.pb.gz, .speedscope.json,
+    # .folded, .json, .html, else a stackprof dump).
+    def write(results, path, format: nil)
+      Native.write_profile(results, ::File.path(path), format&.to_s)
     end
 
     def run(**opts)

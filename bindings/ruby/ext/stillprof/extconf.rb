@@ -18,4 +18,21 @@ end
 have_func("rb_profile_thread_frames", "ruby/debug.h")
 have_func("rb_internal_thread_add_event_hook", "ruby/thread.h")
 
+# Optional: libstillprof for pprof/speedscope/HTML output (Stillprof.write).
+# In the source tree: its .libs after `sh scripts/build.sh`; installed:
+# pkg-config stillprof; or STILLPROF_INCDIR/STILLPROF_LIBDIR.
+root = File.expand_path("../../../..", __dir__)
+inc = ENV["STILLPROF_INCDIR"] || File.join(root, "profiler")
+lib = ENV["STILLPROF_LIBDIR"] || File.join(root, ".libs")
+if ENV["STILLPROF_NO_LIB"].nil?
+  if File.exist?(File.join(inc, "stillprof.h")) && File.exist?(File.join(lib, "libstillprof.so"))
+    $INCFLAGS << " -I#{inc}"
+    $LDFLAGS << " -L#{lib} -Wl,-rpath,#{lib}"
+  else
+    pkg_config("stillprof")
+  end
+  have_library("stillprof", "stillprof_profile_new", "stillprof.h") &&
+    have_func("stillprof_profile_new", "stillprof.h")
+end
+
 create_makefile("stillprof/stillprof_ext")

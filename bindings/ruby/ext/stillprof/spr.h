@@ -151,4 +151,7 @@ const char *spr_ticker_backend(void);
 void spr_gc_hooks(int on);
 void spr_object_hook(int on);
 
+/* ---- spr_export.c ---- */
+void spr_export_init(VALUE mNative);
+
 #endif

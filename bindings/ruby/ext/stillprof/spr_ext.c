@@ -244,4 +244,5 @@ RUBY_FUNC_EXPORTED void Init_stillprof_ext(void)
 	                           0);
 	rb_define_singleton_method(mNative, "backend", native_backend, 0);
 	rb_define_singleton_method(mNative, "ticks", native_ticks, 0);
+	spr_export_init(mNative);
 }
