@@ -329,6 +329,47 @@ STILLPROF_API void stillprof_controls_stop(stillprof_controls *c);
 typedef void stillprof_log_fn(int level, const char *msg, void *ctx);
 STILLPROF_API void stillprof_set_log(stillprof_log_fn *fn, void *ctx);
 
+/* ---- profiles whose frames the caller supplies (api_profile.c) ----
+ * For language bindings that sample their own stacks (the Ruby gem): add
+ * frames and threads, then samples as stacks of frame handles, and write
+ * the profile in any output format. */
+typedef struct stillprof_profile stillprof_profile;
+
+/* Not an enum stillprof_format: only profiles write it (for now). */
+#define STILLPROF_FORMAT_FLAMEGRAPH_HTML 100
+
+/* mode: enum stillprof_mode; interval_us: 1..1000000.  Returns 0,
+ * STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL or -ENOMEM. */
+STILLPROF_API int stillprof_profile_new(stillprof_profile **out, int mode,
+                                        unsigned interval_us);
+/* A frame: name and file are copied (file may be NULL or ""), line is the
+ * first line (0 when unknown).  *frame is its handle. */
+STILLPROF_API int stillprof_profile_add_frame(stillprof_profile *p,
+                                              const char *name,
+                                              const char *file, int line,
+                                              uint32_t *frame);
+/* A thread (tid, name may be NULL); *thread is its handle.  The same tid
+ * returns the same handle. */
+STILLPROF_API int stillprof_profile_add_thread(stillprof_profile *p,
+                                               pid_t tid, const char *name,
+                                               uint32_t *thread);
+/* One sample of thread: n frame handles, leaf first, and the current line
+ * of each (lines may be NULL), taken at t_ns (CLOCK_MONOTONIC), off_cpu
+ * non-zero when the thread was not running.  Returns 0, -ENOMEM, or
+ * -EINVAL for a bad handle. */
+STILLPROF_API int stillprof_profile_add_sample(stillprof_profile *p,
+                                               uint32_t thread,
+                                               const uint32_t *frames,
+                                               const int32_t *lines,
+                                               uint32_t n, uint64_t t_ns,
+                                               int off_cpu);
+/* Write atomically (as stillprof_session_write) in format (enum
+ * stillprof_format or STILLPROF_FORMAT_FLAMEGRAPH_HTML).  Returns 0,
+ * STILLPROF_EBADFORMAT, -EINVAL (no path) or -errno. */
+STILLPROF_API int stillprof_profile_write(stillprof_profile *p,
+                                          const char *path, int format);
+STILLPROF_API void stillprof_profile_free(stillprof_profile *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,9 +3,10 @@
 # sudo).  Skips apt entirely when everything is already installed.
 set -eu
 PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev zlib1g-dev
-libcmocka-dev ruby ruby-stackprof mariadb-server mariadb-client libssl-dev
-openssl procps golang-go libc6-dbg chromium valgrind clang libclang-rt-14-dev
-google-perftools libgoogle-perftools4 linux-perf"
+libcmocka-dev ruby ruby-dev ruby-stackprof ruby-mysql2 ruby-minitest strace
+mariadb-server mariadb-client libssl-dev openssl procps golang-go libc6-dbg
+chromium valgrind clang libclang-rt-14-dev google-perftools libgoogle-perftools4
+linux-perf"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

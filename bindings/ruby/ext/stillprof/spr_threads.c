@@ -1,0 +1,177 @@
+/*
+ * spr_threads.c - stacks of the threads that do not hold the GVL.
+ *
+ * On Ruby 3.1/3.2 no public API reads another thread's frames as
+ * rb_profile_frames VALUEs.  The GVL holder's job reads them with
+ * Thread#backtrace_locations instead: a thread without the GVL cannot
+ * push or pop Ruby frames, so what the holder reads is consistent, and
+ * nothing runs on (or is sent to) the target thread.  Frames become
+ * synthetic ids keyed by (path, label); the stack is cached and emitted on
+ * every tick, refreshed every ~10 ms (spr_ticker.c).
+ *
+ * State: Thread#stop? is true for a thread that sleeps or blocks (Ruby
+ * marks blocking regions THREAD_STOPPED), false for a runnable thread that
+ * is not the holder, i.e. one waiting for the GVL.  A thread running C code
+ * without the GVL counts as blocked: a heuristic, documented as such.
+ */
+#define _GNU_SOURCE 1
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "spr.h"
+#include <ruby/debug.h>
+
+static ID id_list, id_alive_p, id_stop_p, id_backtrace_locations, id_label,
+    id_absolute_path, id_path, id_lineno, id_native_thread_id;
+
+static void ids(void)
+{
+	if (id_list)
+		return;
+	id_list = rb_intern("list");
+	id_alive_p = rb_intern("alive?");
+	id_stop_p = rb_intern("stop?");
+	id_backtrace_locations = rb_intern("backtrace_locations");
+	id_label = rb_intern("label");
+	id_absolute_path = rb_intern("absolute_path");
+	id_path = rb_intern("path");
+	id_lineno = rb_intern("lineno");
+	id_native_thread_id = rb_intern("native_thread_id");
+}
+
+static void refresh_one(VALUE th)
+{
+	struct spr_thread *t;
+	VALUE locs;
+	size_t idx;
+	long n, i;
+
+	if (!RTEST(rb_funcall(th, id_alive_p, 0)) || spr_thread_index(th, &idx))
+		return;
+	t = &spr.threads[idx];
+	if (!t->tid && rb_respond_to(th, id_native_thread_id)) {
+		VALUE nt = rb_funcall(th, id_native_thread_id, 0);
+
+		t->tid = NIL_P(nt) ? 0 : NUM2LONG(nt);
+	}
+	t->state = RTEST(rb_funcall(th, id_stop_p, 0)) ? SPR_BLOCKED :
+	                                                SPR_GVL_WAIT;
+	locs = rb_funcall(th, id_backtrace_locations, 2, INT2FIX(0),
+	                  INT2FIX(SPR_MAX_DEPTH));
+	t->cached = 0;
+	if (!RB_TYPE_P(locs, T_ARRAY))
+		return;
+	n = RARRAY_LEN(locs);
+	if (n > t->depth || !t->keys) {
+		uint64_t *k = realloc(t->keys, (n + 1) * sizeof(*k));
+		int32_t *l;
+
+		if (!k)
+			return;
+		t->keys = k;
+		l = realloc(t->lines, (n + 1) * sizeof(*l));
+		if (!l)
+			return;
+		t->lines = l;
+	}
+	t->depth = 0;
+	for (i = 0; i < n; i++) {
+		VALUE loc = RARRAY_AREF(locs, i);
+		VALUE label = rb_funcall(loc, id_label, 0);
+		VALUE path = rb_funcall(loc, id_absolute_path, 0);
+		VALUE line = rb_funcall(loc, id_lineno, 0);
+		int cfunc = 0;
+
+		if (NIL_P(path))
+			path = rb_funcall(loc, id_path, 0);
+		if (NIL_P(label))
+			continue;
+		/* A C function's location is its caller's: same path and
+		 * line as the next (outer) location.  Call it "<cfunc>" as
+		 * rb_profile_frames does, so spr_results can name it. */
+		if (i + 1 < n) {
+			VALUE up = RARRAY_AREF(locs, i + 1);
+			VALUE up_path = rb_funcall(up, id_absolute_path, 0);
+
+			if (NIL_P(up_path))
+				up_path = rb_funcall(up, id_path, 0);
+			cfunc = rb_equal(rb_funcall(up, id_lineno, 0), line) &&
+			        rb_equal(up_path, path);
+		}
+		if (spr_frame_synthetic(label,
+		                        cfunc ? rb_str_new_cstr("<cfunc>") : path,
+		                        &t->keys[t->depth]))
+			return;
+		t->lines[t->depth++] = cfunc || !FIXNUM_P(line) ? 0 :
+		                                                FIX2INT(line);
+	}
+	t->cached = t->depth > 0;
+	RB_GC_GUARD(locs);
+}
+
+void spr_threads_refresh(VALUE current, VALUE only)
+{
+	VALUE list;
+	long i;
+
+	ids();
+	if (!NIL_P(only)) {
+		if (only != current)
+			refresh_one(only);
+		return;
+	}
+	list = rb_funcall(rb_cThread, id_list, 0);
+	for (i = 0; i < RARRAY_LEN(list); i++) {
+		VALUE th = RARRAY_AREF(list, i);
+
+		if (th != current)
+			refresh_one(th);
+	}
+	RB_GC_GUARD(list);
+}
+
+void spr_threads_emit(VALUE current, VALUE only, uint64_t n, int64_t now_us)
+{
+	size_t i;
+
+	ids();
+	for (i = 0; i < spr.n_threads; i++) {
+		struct spr_thread *t = &spr.threads[i];
+
+		if (t->thread == current || !t->cached ||
+		    (!NIL_P(only) && t->thread != only))
+			continue;
+		if (!RTEST(rb_funcall(t->thread, id_alive_p, 0))) {
+			t->cached = 0;
+			continue;
+		}
+		spr_record(t->keys, t->lines, t->depth, i, t->state, n, now_us,
+		           0);
+	}
+}
+
+int spr_sample_current(uint64_t weight, int64_t now_us, int state)
+{
+	static VALUE buf[SPR_MAX_DEPTH];
+	static int lines[SPR_MAX_DEPTH];
+	static uint64_t keys[SPR_MAX_DEPTH];
+	static int32_t lines32[SPR_MAX_DEPTH];
+	size_t t;
+	int n, i;
+
+	/* rb_profile_frames allocates nothing; the VALUEs in buf are safe
+	 * until the next allocation, and spr_frame_real (malloc only) pins
+	 * them through spr_mark before any can happen. */
+	n = rb_profile_frames(0, SPR_MAX_DEPTH, buf, lines);
+	for (i = 0; i < n; i++) {
+		if (spr_frame_real(buf[i], &keys[i]))
+			return -1;
+		lines32[i] = lines[i];
+	}
+	if (spr_thread_index(rb_thread_current(), &t))
+		return -1;
+	if (!spr.threads[t].tid)
+		spr.threads[t].tid = (long)syscall(SYS_gettid);
+	return spr_record(keys, lines32, n, t, state, weight, now_us, 0);
+}
