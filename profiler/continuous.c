@@ -290,7 +290,6 @@ int sp_writer_start(stillprof_session *s,
 	struct sp_writer *w = sp_calloc(1, sizeof(*w));
 	unsigned tick = o->period_s ? o->period_s
 	                            : (push ? o->push_period_s : 0);
-	sigset_t all, old;
 	int err;
 
 	if (!w)
@@ -327,10 +326,7 @@ int sp_writer_start(stillprof_session *s,
 		if ((err = sp_snap_tap_open(s, &w->tap)))
 			goto fail;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&w->thread, NULL, writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = sp_thread_spawn(&w->thread, writer_main, w);
 	if (err)
 		goto fail;
 	*out = w;
@@ -344,12 +340,9 @@ fail:
 
 void sp_writer_stop(struct sp_writer *w)
 {
-	uint64_t one = 1;
-
 	if (!w)
 		return;
-	if (write(w->stop_efd, &one, sizeof(one)) < 0)
-		sp_warn("continuous: eventfd write: %s", strerror(errno));
+	sp_eventfd_kick(w->stop_efd, "continuous");
 	pthread_join(w->thread, NULL);
 	/* The last (partial) period, after the session stopped. */
 	if (w->tap)

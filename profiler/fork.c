@@ -26,6 +26,7 @@
 
 #include "internal.h"
 #include "session.h"
+#include "snapshot.h"
 
 #define SP_FORK_WAIT_NS (1000u * 1000 * 1000)
 
@@ -77,6 +78,7 @@ static void child(void)
 			s->fork_locked = 0;
 			pthread_mutex_unlock(&s->fork_mu);
 		}
+		sp_snap_forget_fds(s->snap);
 		sp_close(s->tick_tfd);
 		sp_close(s->stop_efd);
 		sp_close(s->epfd);

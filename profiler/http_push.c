@@ -160,7 +160,6 @@ int sp_push_new(const char *url, const char *app, const char *labels,
                 struct sp_push **out)
 {
 	struct sp_push *p = sp_calloc(1, sizeof(*p));
-	sigset_t all, old;
 	size_t n;
 	int err;
 
@@ -187,11 +186,7 @@ int sp_push_new(const char *url, const char *app, const char *labels,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	/* No signal of the application is ever delivered to our thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&p->thread, NULL, push_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = sp_thread_spawn(&p->thread, push_main, p);
 	if (err) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);

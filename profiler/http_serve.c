@@ -242,7 +242,6 @@ int sp_httpd_start(stillprof_session *s, const char *spec, int allow_remote,
 {
 	struct sp_httpd *h = sp_calloc(1, sizeof(*h));
 	struct epoll_event ev = {.events = EPOLLIN};
-	sigset_t all, old;
 	int err;
 
 	if (!h)
@@ -267,10 +266,7 @@ int sp_httpd_start(stillprof_session *s, const char *spec, int allow_remote,
 	ev.data.u32 = EV_LISTEN;
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lfd, &ev) < 0)
 		goto fail_errno;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&h->thread, NULL, httpd_main, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = sp_thread_spawn(&h->thread, httpd_main, h);
 	if (err)
 		goto fail;
 	*out = h;
@@ -284,13 +280,10 @@ fail:
 
 void sp_httpd_stop(struct sp_httpd *h)
 {
-	uint64_t one = 1;
-
 	if (!h)
 		return;
 	/* The eventfd stays readable: it ends a profile wait too. */
-	if (write(h->stop_efd, &one, sizeof(one)) < 0)
-		sp_warn("http: eventfd write: %s", strerror(errno));
+	sp_eventfd_kick(h->stop_efd, "http");
 	pthread_join(h->thread, NULL);
 	httpd_free(h);
 }

@@ -7,6 +7,7 @@
 #define SP_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -55,6 +56,11 @@ int sp_err_at(int err, const char *file, int line);
 
 /* Close an fd we own; preserves errno, ignores fd < 0. */
 void sp_close(int fd);
+
+/* service_thread.c: start one of our own threads with every signal
+ * blocked (0 or -errno), and wake one through its eventfd. */
+int sp_thread_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
+void sp_eventfd_kick(int efd, const char *who);
 
 static inline uint64_t sp_now_ns(void)
 {

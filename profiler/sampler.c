@@ -288,7 +288,6 @@ int sp_sampler_start(struct stillprof_session *s)
 {
 	struct itimerspec its;
 	unsigned tick_us = s->opts.interval_us;
-	sigset_t all, old;
 	int err;
 
 	s->epfd = s->stop_efd = s->tick_tfd = -1;
@@ -328,12 +327,7 @@ int sp_sampler_start(struct stillprof_session *s)
 	rescan(s);
 	if (timerfd_settime(s->tick_tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		goto err_errno;
-	/* The sampler inherits a full mask: no process-directed signal of
-	 * the application is ever delivered to it. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&s->thread, NULL, sampler_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = sp_thread_spawn(&s->thread, sampler_main, s);
 	if (err)
 		goto err_out;
 	return 0;
@@ -349,12 +343,8 @@ err_out:
 
 int sp_sampler_stop(struct stillprof_session *s)
 {
-	uint64_t one = 1;
-
 	atomic_store(&s->stop, 1);
-	/* eventfd write of 1 cannot block (counter far from overflow). */
-	if (write(s->stop_efd, &one, sizeof(one)) < 0)
-		sp_warn("sampler: eventfd write: %s", strerror(errno));
+	sp_eventfd_kick(s->stop_efd, "sampler");
 	pthread_join(s->thread, NULL);
 	close_loop_fds(s);
 	sp_threads_fini(&s->threads);

@@ -512,3 +512,15 @@ void sp_snap_after_stop(struct stillprof_session *s)
 	 * (the taps have it); a restart drops it. */
 	pthread_mutex_unlock(&n->mu);
 }
+
+/* In a fork()ed child (fork.c's handler): the session is dead there, so
+ * its fds go at once (close only: async-signal-safe). */
+void sp_snap_forget_fds(struct sp_snap *n)
+{
+	if (!n)
+		return;
+	sp_close(n->cut_efd);
+	sp_close(n->sig_fd);
+	sp_close(n->notify_efd);
+	n->sig_fd = n->notify_efd = n->cut_efd = -1;
+}

@@ -85,6 +85,8 @@ int sp_snap_before_start(struct stillprof_session *s);
 void sp_snap_after_start(struct stillprof_session *s);
 void sp_snap_before_stop(struct stillprof_session *s);
 void sp_snap_after_stop(struct stillprof_session *s);
+/* fork.c, in a child: close the dead session's snapshot fds. */
+void sp_snap_forget_fds(struct sp_snap *n);
 int sp_snap_watch(struct stillprof_session *s);     /* sampler start */
 void sp_snap_on_event(struct stillprof_session *s, uint64_t tag); /* sampler */
 void sp_snap_sampler_exit(struct stillprof_session *s);          /* sampler */
