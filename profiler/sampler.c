@@ -167,6 +167,12 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 			 * interval of CPU time earlier). */
 			if (!ts->have_last_stack)
 				continue;
+			/* A thread preempted and then exited leaves no
+			 * further record (its event goes at exit) until
+			 * the EPOLLHUP: check it still lives (the churn
+			 * test caught a sample after the thread's end). */
+			if (!still_alive(ts))
+				continue;
 			stack = ts->last_stack;
 			break;
 		default:
