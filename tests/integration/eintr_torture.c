@@ -11,7 +11,9 @@
  * stackprof's :wall mode uses (sigaction(SIGALRM, SA_RESTART|SA_SIGINFO) +
  * setitimer(ITIMER_REAL)), which is the baseline that must produce EINTRs;
  * --spread MS additionally passes the signal from worker to worker (see
- * spread_turns()) so that every kind of call gets some.
+ * spread_turns()) so that every kind of call gets some.  --spin-us USEC
+ * makes every worker compute that long before each call (a thread that
+ * runs, then blocks: the worst case for CPU-time-driven signals).
  *
  * Output: one "eintr KIND N calls M" line per kind (and "errors KIND N" for
  * failures other than EINTR or a timeout), then EINTR_TOTAL, CALLS_TOTAL,
@@ -97,6 +99,7 @@ static struct {
 	sem_t sem;		/* never posted */
 	atomic_long n_sigalrm;
 	int spread;		/* --spread: rotate SIGALRM among workers */
+	long spin_us;		/* --spin-us: user-mode work before each call */
 	atomic_int turn;	/* whose turn it is under --spread */
 	_Atomic uint64_t cpu_sink;
 } fx;
@@ -167,6 +170,14 @@ static void worker_start(const char *name, int turn)
  * --spread it also opens SIGALRM in this thread only while it is its turn. */
 static int keep_going(void)
 {
+	/* --spin-us: burn CPU in user mode right before the next blocking
+	 * call, so that a signal driven by the thread's own CPU time (the
+	 * signal back-end) can land just before a syscall is entered. */
+	if (fx.spin_us > 0) {
+		uint64_t until = now_ns() + (uint64_t)fx.spin_us * 1000u;
+		while (now_ns() < until)
+			atomic_fetch_add(&fx.cpu_sink, 1);
+	}
 	if (fx.spread)
 		set_alrm_open(my_turn >= 0 &&
 			      atomic_load(&fx.turn) == my_turn);
@@ -478,7 +489,7 @@ static void spread_turns(long ms)
 static void usage(void)
 {
 	fprintf(stderr, "usage: eintr_torture [--seconds N] [--sigalrm USEC "
-		"[--spread MS]]\n");
+		"[--spread MS]] [--spin-us USEC]\n");
 }
 
 static void *(*const workers[])(void *) = {
@@ -514,13 +525,16 @@ int main(int argc, char **argv)
 			sigalrm_usec = strtol(argv[++i_arg], &end, 10);
 		else if (!strcmp(argv[i_arg], "--spread") && i_arg + 1 < argc)
 			spread_ms = strtol(argv[++i_arg], &end, 10);
+		else if (!strcmp(argv[i_arg], "--spin-us") && i_arg + 1 < argc)
+			fx.spin_us = strtol(argv[++i_arg], &end, 10);
 		else {
 			usage();
 			return 2;
 		}
 		if (*end || seconds < 1 || seconds > 600 ||
 		    sigalrm_usec < 0 || sigalrm_usec > 10000000 ||
-		    spread_ms < 0 || spread_ms > 10000) {
+		    spread_ms < 0 || spread_ms > 10000 ||
+		    fx.spin_us < 0 || fx.spin_us > 100000) {
 			usage();
 			return 2;
 		}
