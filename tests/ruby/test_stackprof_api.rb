@@ -3,6 +3,8 @@
 require "minitest/autorun"
 require "stringio"
 require "tempfile"
+require "tmpdir"
+require "fileutils"
 require "stillprof/stackprof"
 
 class TestStackProfAPI < Minitest::Test
@@ -235,5 +237,39 @@ class TestStackProfAPI < Minitest::Test
     # every frame shape of ours is one stackprof writes (key order too)
     ours = r[:frames].values.map(&:keys).uniq.sort
     assert_empty ours - fkeys
+  end
+
+  def test_middleware_saves_every_n_requests
+    dir = Dir.mktmpdir("stillprof-mw") + "/"
+    app = ->(env) { t = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 0.02
+                    x = 0; x += 1 while Process.clock_gettime(Process::CLOCK_MONOTONIC) < t
+                    [200, {}, ["ok"]] }
+    m = StackProf::Middleware.new(app, enabled: ->(env) { env["go"] }, mode: :wall,
+                                  raw: true, save_every: 2, path: dir)
+    assert_equal 200, m.call({ "go" => true })[0]
+    m.call({}) # disabled: not counted, not profiled
+    refute StackProf.running?
+    m.call({ "go" => true })
+    dumps = Dir[dir + "stackprof-wall-*.dump"]
+    assert_equal 1, dumps.size
+    h = Marshal.load(File.binread(dumps[0]))
+    assert_operator h[:samples], :>, 10
+    assert h.key?(:raw)
+  ensure
+    FileUtils.rm_rf(dir) if dir
+  end
+
+  def test_autorun_writes_a_dump_at_exit
+    Dir.mktmpdir("stillprof-auto") do |d|
+      out = File.join(d, "auto.dump")
+      env = { "STILLPROF_OUT" => out, "STILLPROF_RAW" => "1", "STILLPROF_INTERVAL" => "500" }
+      err = IO.popen(env, [RbConfig.ruby, "-r", "stillprof/autorun", "-e", "sleep 0.05"],
+                     err: [:child, :out], &:read)
+      assert_includes err, "results dumped at: #{out}"
+      h = Marshal.load(File.binread(out))
+      assert_equal 500, h[:interval]
+      assert_operator h[:samples], :>, 10
+      assert h[:frames].values.any? { |f| f[:name] == "Kernel#sleep" }
+    end
   end
 end
