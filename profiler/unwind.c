@@ -103,6 +103,9 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr,
 
 	if (write)
 		return -UNW_EINVAL;
+	/* Some libunwind paths use *val even after an error: never leave
+	 * it undefined (memcheck saw that on garbage stacks). */
+	*val = 0;
 	if (addr >= in->stack_lo && addr + 8 <= in->stack_lo + in->stack_len &&
 	    addr + 8 > addr) {
 		memcpy(val, in->stack + (addr - in->stack_lo), 8);
@@ -122,6 +125,8 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg,
 	struct uw_arg *a = arg;
 	(void)as;
 
+	if (!write)
+		*val = 0; /* as in acc_access_mem */
 	/* libunwind's x86-64 numbering equals ours (DWARF order). */
 	if (write || reg < 0 || reg >= SP_REG_COUNT ||
 	    !(a->in->have & (1u << reg)))

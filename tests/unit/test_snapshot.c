@@ -258,7 +258,10 @@ static void test_session_snapshot_while_running(void **state)
 	atomic_store(&stop_flag, 1);
 	pthread_join(busy, NULL);
 	n1 = collapsed_total(p1, &spin);
-	assert_true(spin);
+	/* Under valgrind the kernel samples its JIT, not our functions:
+	 * names are checked only natively (the counts still are). */
+	if (!getenv("STILLPROF_UNDER_VALGRIND"))
+		assert_true(spin);
 	n2 = collapsed_total(p2, &spin);
 	n3 = collapsed_total(p3, &spin);
 	/* Cumulative: each profile contains the previous one. */

@@ -51,13 +51,26 @@ static uintptr_t ras[DEPTH + 8];   /* return addresses recorded on the way */
 static struct sp_maps *maps;
 static struct sp_unwinder *uw;
 
+/* Under memcheck, the raw copy reads dead stack below live frames, as
+ * the kernel's perf stack copy does: say so instead of reporting it. */
+#if defined(__has_include) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_DISABLE_ERROR_REPORTING
+#define VALGRIND_ENABLE_ERROR_REPORTING
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 /* A plain copy of raw stack, redzones included: not memcpy, which ASan
  * checks. */
 __attribute__((no_sanitize("address"))) static void copy_raw(
     uint8_t *dst, const uint8_t *src, size_t len)
 {
+	VALGRIND_DISABLE_ERROR_REPORTING;
 	for (size_t i = 0; i < len; i++)
 		dst[i] = ((const volatile uint8_t *)src)[i];
+	VALGRIND_ENABLE_ERROR_REPORTING;
+	VALGRIND_MAKE_MEM_DEFINED(dst, len);
 }
 
 /* Copy the stack above rsp: called after the registers were taken, from
