@@ -154,6 +154,7 @@ const char *spr_ticker_backend(void);
 void spr_gc_hooks(int on);
 void spr_object_hook(int on);
 void spr_ticker_idle_job(void); /* idle helper, with the GVL */
+void spr_ticker_helper_ran(void); /* idle helper took the GVL */
 
 /* ---- spr_idle.c: the helper Ruby thread used while nobody holds the GVL */
 int spr_idle_start(void);     /* GVL held; 0 or -errno */

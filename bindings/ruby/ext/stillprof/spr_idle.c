@@ -63,8 +63,12 @@ static VALUE helper_main(void *arg)
 {
 	(void)arg;
 	while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+		/* holding the GVL now: the ticker must move job flags off
+		 * this thread once it parks */
+		spr_ticker_helper_ran();
 		/* interrupts (Thread#kill, VM exit) are checked on return */
 		rb_thread_call_without_gvl(park, NULL, unpark, NULL);
+		spr_ticker_helper_ran();
 		if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
 			break;
 		spr_ticker_idle_job();

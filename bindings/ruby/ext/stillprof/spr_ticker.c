@@ -47,6 +47,7 @@ static uint64_t ticks;         /* ticks outside GC, ever */
 static uint64_t signals;       /* every tick (stackprof's overall_signals) */
 static int pending;            /* a sample job is registered, not yet run */
 static int helper_last;        /* the idle helper took the GVL last */
+static int idle_consumed;      /* GVL: the helper took ticks since the last job */
 static int in_gc, gc_phase;    /* from the GC hooks */
 static uint64_t gc_ticks[2];   /* ticks seen in GC: marking, sweeping */
 static int64_t gc_start_us;
@@ -256,13 +257,36 @@ static int busy;
 
 static void take_samples_locked(VALUE cur, int own, int idle_tail);
 
+struct take_args {
+	VALUE cur;
+	int own, idle_tail;
+};
+
+static VALUE take_body(VALUE p)
+{
+	struct take_args *a = (struct take_args *)p;
+
+	take_samples_locked(a->cur, a->own, a->idle_tail);
+	return Qnil;
+}
+
+static VALUE take_done(VALUE p)
+{
+	(void)p;
+	busy = 0;
+	return Qnil;
+}
+
 static void take_samples(VALUE cur, int own, int idle_tail)
 {
+	struct take_args a = { cur, own, idle_tail };
+
 	if (busy)
 		return;
 	busy = 1;
-	take_samples_locked(cur, own, idle_tail);
-	busy = 0;
+	/* a Ruby call inside may raise (e.g. Thread#raise delivered at its
+	 * interrupt check): never leave busy set */
+	rb_ensure(take_body, (VALUE)&a, take_done, Qnil);
 }
 
 static void take_samples_locked(VALUE cur, int own, int idle_tail)
@@ -334,12 +358,22 @@ static void sample_job(void *arg)
 		spr_ticker_idle_job();
 		return;
 	}
+	STORE(&helper_last, 0);
 	STORE(&pending, 0);
-	take_samples(cur, 1, XCHG(&helper_last, 0));
+	take_samples(cur, 1, idle_consumed);
+	idle_consumed = 0;
+}
+
+void spr_ticker_helper_ran(void)
+{
+	/* the helper took the GVL: a flag set from now on may land on it */
+	STORE(&helper_last, 1);
 }
 
 void spr_ticker_idle_job(void)
 {
+	uint64_t before = spr.consumed_ticks;
+
 	STORE(&helper_last, 1);
 	if (!spr.running || spr.mode != SPR_WALL)
 		return;
@@ -349,6 +383,8 @@ void spr_ticker_idle_job(void)
 	if (!spr_threads_all_stopped())
 		return;
 	take_samples(rb_thread_current(), 0, 0);
+	if (spr.consumed_ticks != before)
+		idle_consumed = 1;
 }
 
 static void gc_job_locked(void);
@@ -476,6 +512,7 @@ static void atfork_child(void)
 	}
 	pending = 0;
 	helper_last = 0;
+	idle_consumed = 0;
 }
 
 void spr_ticker_after_fork(void)
