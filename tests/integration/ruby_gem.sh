@@ -92,8 +92,10 @@ res = StackProf.run(mode: :wall, interval: 1000) do
   sleep 0.3
   w.write("x")
   ts.each(&:join)
+  # all idle: the parked helper thread samples (woken through its eventfd)
+  Thread.new { sleep 0.2 }.join
 end
-puts "samples=#{res[:samples]}"
+puts "samples=#{res[:samples]} idle_jobs=#{res[:metadata][:idle_jobs]}"
 RUBY
 	# (Ruby itself creates one SIGVTALRM timer at boot, profiled or not:
 	# timer_create is not counted; setitimer would be stackprof's)
@@ -104,7 +106,7 @@ RUBY
 	got=$(grep -c -- '--- SIG' "$TMP/strace")
 	eintr=$(grep -c 'EINTR\|ERESTART' "$TMP/strace")
 	echo "strace: $sent signal/timer calls, $got signals delivered, $eintr interrupted calls; $(cat "$TMP/sig.out")"
-	if [ "$sent" = 0 ] && [ "$got" = 0 ] && grep -q 'samples=[1-9]' "$TMP/sig.out"; then
+	if [ "$sent" = 0 ] && [ "$got" = 0 ] && grep -q 'samples=[1-9].* idle_jobs=[1-9]' "$TMP/sig.out"; then
 		pass "no signal sent or delivered while profiling"
 	else
 		fail "signals seen"

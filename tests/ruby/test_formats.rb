@@ -59,7 +59,11 @@ class TestFormats < Minitest::Test
 
   def test_results_format
     Stillprof.start(mode: :wall, raw: true)
-    200_000.times {}
+    # at least 30 ms of work: a fixed loop count can end before the
+    # first tick on a loaded machine
+    t = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 0.03
+    x = 0
+    x += 1 while Process.clock_gettime(Process::CLOCK_MONOTONIC) < t
     Stillprof.stop
     path = Stillprof.results(File.join(@dir, "r.pb.gz"), format: :pprof)
     assert_equal File.join(@dir, "r.pb.gz"), path

@@ -71,6 +71,7 @@ class TestSampling < Minitest::Test
     threads = r[:metadata][:threads].to_h { |t| [t[:name], t] }
     puts "\nthreads: " + threads.map { |n, t| "#{n}=#{t[:samples]} (run #{t[:running]}, gvl #{t[:gvl_wait]}, blocked #{t[:blocked]})" }.join(", ")
     %w[main cpu io sleeper].each { |n| assert threads.key?(n), "#{n} sampled: #{threads.keys}" }
+    refute threads.key?("stillprof-idle"), "the idle helper is not profiled"
     # each worker lives ~0.6 s, main a little longer (it starts and joins
     # them): every worker gets a main-sized share of samples, not a sliver
     base = threads["main"][:samples]
@@ -87,6 +88,57 @@ class TestSampling < Minitest::Test
     # :raw_threads tags every raw record with its thread
     tids = r[:metadata][:threads].map { |t| t[:tid] }
     assert_empty r[:metadata][:raw_threads].uniq - tids
+  end
+
+  # Everything idle: no thread holds the GVL, so no postponed job runs;
+  # the parked helper thread turns those ticks into samples.
+  def test_whole_process_idle
+    [:all, :current].each do |threads|
+      r = StackProf.run(mode: :wall, interval: 1000, raw: true, threads: threads) { sleep 0.5 }
+      md = r[:metadata]
+      main = md[:threads].find { |t| t[:tid] == md[:threads].first[:tid] && t[:name] == "main" }
+      puts format("\nidle sleep 0.5 (threads: %s): %d samples in main (%d in all threads), %d jobs, " \
+                  "%d idle-helper runs, %d missed",
+                  threads, main[:samples], r[:samples], md[:jobs], md[:idle_jobs], r[:missed_samples])
+      assert_operator main[:samples], :>=, 350
+      assert_operator main[:samples], :<=, 700
+      assert_equal main[:samples], r[:samples] if threads == :current
+      assert_operator md[:idle_jobs], :>, 0
+      sleeps = r[:frames].values.select { |f| f[:name] =~ /sleep/ }.sum { |f| f[:samples] }
+      assert_operator sleeps, :>=, main[:samples] * 0.9
+      # the helper samples nobody as itself and is gone after stop
+      refute md[:threads].any? { |t| t[:name] == "stillprof-idle" }, md[:threads].inspect
+      refute Thread.list.any? { |t| t.name == "stillprof-idle" }
+    end
+  end
+
+  # A thread that starts, sleeps and exits while main waits in join: no
+  # thread holds the GVL during its whole life.
+  def test_thread_living_in_idle_period
+    life = nil
+    r = StackProf.run(mode: :wall, interval: 1000, raw: true) do
+      sleep 0.05
+      t = Thread.new do
+        Thread.current.name = "short"
+        a = now
+        sleep 0.2
+        life = now - a
+      end
+      t.join
+      sleep 0.05
+    end
+    threads = r[:metadata][:threads].to_h { |t| [t[:name], t] }
+    short = threads["short"]
+    puts format("\nshort thread: lived %.0f ms, %s samples (blocked %s); main %d; %d idle-helper runs",
+                life * 1000, short && short[:samples], short && short[:blocked],
+                threads["main"][:samples], r[:metadata][:idle_jobs])
+    refute_nil short, threads.keys.inspect
+    ms = life * 1000
+    assert_operator short[:samples], :>=, ms * 0.6
+    assert_operator short[:samples], :<=, ms * 1.2 + 20
+    assert_operator short[:blocked], :>, short[:samples] / 2
+    refute threads.key?("stillprof-idle")
+    assert_operator threads["main"][:samples], :>=, short[:samples]
   end
 
   def test_current_thread_only

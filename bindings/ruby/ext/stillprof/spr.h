@@ -107,6 +107,7 @@ struct spr_profile {
 	uint64_t consumed_ticks;      /* ticks turned into samples */
 	uint64_t refresh_tick;        /* tick of the last other-thread refresh */
 	uint64_t jobs;                /* jobs that ran */
+	uint64_t idle_jobs;           /* idle-helper runs that sampled */
 };
 
 extern struct spr_profile spr;
@@ -137,6 +138,8 @@ int spr_sample_current(uint64_t weight, int64_t now_us, int state);
 /* Refresh the cached stack and state of every other live thread (or of
  * only `only` when not Qnil) with Thread#backtrace_locations. */
 void spr_threads_refresh(VALUE current, VALUE only);
+/* No thread but the idle helper can run Ruby code (all sleep or block). */
+int spr_threads_all_stopped(void);
 /* Emit each other thread's cached stack with weight n. */
 void spr_threads_emit(VALUE current, VALUE only, uint64_t n, int64_t now_us);
 
@@ -150,6 +153,15 @@ uint64_t spr_ticker_signals(void);
 const char *spr_ticker_backend(void);
 void spr_gc_hooks(int on);
 void spr_object_hook(int on);
+void spr_ticker_idle_job(void); /* idle helper, with the GVL */
+void spr_ticker_helper_ran(void); /* idle helper took the GVL */
+
+/* ---- spr_idle.c: the helper Ruby thread used while nobody holds the GVL */
+int spr_idle_start(void);     /* GVL held; 0 or -errno */
+void spr_idle_stop(void);     /* GVL held, after spr_ticker_stop */
+void spr_idle_wake(void);     /* ticker thread */
+void spr_idle_forget(void);   /* fork child, VM exit */
+VALUE spr_idle_thread(void);  /* the helper Thread, or Qnil */
 
 /* ---- spr_export.c ---- */
 void spr_export_init(VALUE mNative);

@@ -114,6 +114,11 @@ static VALUE native_start(VALUE self, VALUE opts)
 		if (!spr.ignore_gc)
 			spr_gc_hooks(1);
 		err = spr_ticker_start();
+		if (!err && mode == SPR_WALL) {
+			err = spr_idle_start();
+			if (err)
+				spr_ticker_stop();
+		}
 		if (err) {
 			spr.running = 0;
 			spr_gc_hooks(0);
@@ -135,6 +140,7 @@ static VALUE native_stop(VALUE self)
 		return Qfalse;
 	spr.running = 0;
 	spr_ticker_stop();
+	spr_idle_stop();
 	spr_gc_hooks(0);
 	spr_object_hook(0);
 	/* ticks no job turned into samples */

@@ -293,7 +293,7 @@ void spr_reset(void)
 	spr.loc_ids = Qnil;
 	spr.next_synthetic = 0;
 	spr.samples = spr.gc_samples = spr.missed = spr.delayed = 0;
-	spr.allocations = spr.sample_no = spr.jobs = 0;
+	spr.allocations = spr.sample_no = spr.jobs = spr.idle_jobs = 0;
 	spr.have_last_rec = 0;
 	spr.last_rec = 0;
 	spr.duration_us = 0;

@@ -120,6 +120,7 @@ static VALUE metadata(void)
 	ADD("all_threads", spr.all_threads ? Qtrue : Qfalse);
 	ADD("delayed_samples", ULL2NUM(spr.delayed));
 	ADD("jobs", ULL2NUM(spr.jobs));
+	ADD("idle_jobs", ULL2NUM(spr.idle_jobs));
 	ADD("start_time", LL2NUM(spr.start_realtime_us));
 	ADD("duration_us", LL2NUM(spr.duration_us));
 	for (i = 0; i < spr.n_threads; i++) {

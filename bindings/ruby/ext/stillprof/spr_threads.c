@@ -125,10 +125,29 @@ void spr_threads_refresh(VALUE current, VALUE only)
 	for (i = 0; i < RARRAY_LEN(list); i++) {
 		VALUE th = RARRAY_AREF(list, i);
 
-		if (th != current)
+		if (th != current && th != spr_idle_thread())
 			refresh_one(th);
 	}
 	RB_GC_GUARD(list);
+}
+
+int spr_threads_all_stopped(void)
+{
+	VALUE list;
+	long i;
+	int all = 1;
+
+	ids();
+	list = rb_funcall(rb_cThread, id_list, 0);
+	for (i = 0; all && i < RARRAY_LEN(list); i++) {
+		VALUE th = RARRAY_AREF(list, i);
+
+		if (th != spr_idle_thread() &&
+		    !RTEST(rb_funcall(th, id_stop_p, 0)))
+			all = 0;
+	}
+	RB_GC_GUARD(list);
+	return all;
 }
 
 void spr_threads_emit(VALUE current, VALUE only, uint64_t n, int64_t now_us)
@@ -140,6 +159,7 @@ void spr_threads_emit(VALUE current, VALUE only, uint64_t n, int64_t now_us)
 		struct spr_thread *t = &spr.threads[i];
 
 		if (t->thread == current || !t->cached ||
+		    t->thread == spr_idle_thread() ||
 		    (!NIL_P(only) && t->thread != only))
 			continue;
 		if (!RTEST(rb_funcall(t->thread, id_alive_p, 0))) {

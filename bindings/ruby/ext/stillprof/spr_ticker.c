@@ -46,6 +46,8 @@ static int vm_dead;
 static uint64_t ticks;         /* ticks outside GC, ever */
 static uint64_t signals;       /* every tick (stackprof's overall_signals) */
 static int pending;            /* a sample job is registered, not yet run */
+static int helper_last;        /* the idle helper took the GVL last */
+static int idle_consumed;      /* GVL: the helper took ticks since the last job */
 static int in_gc, gc_phase;    /* from the GC hooks */
 static uint64_t gc_ticks[2];   /* ticks seen in GC: marking, sweeping */
 static int64_t gc_start_us;
@@ -163,7 +165,17 @@ static void *ticker_main(void *arg)
 			since = 0;
 			trigger(0);
 		} else if ((since += n) >= reflag) {
+			/* the job waited ~10 ms: the flag may sit on a thread
+			 * that blocked, or nobody holds the GVL at all.  Move
+			 * the flag, and wake the idle helper (spr_idle.c). */
 			since = 0;
+			trigger(0);
+			if (t_mode == SPR_WALL)
+				spr_idle_wake();
+		} else if (LOAD(&helper_last)) {
+			/* the flag sits on the parked helper (the last GVL
+			 * holder): move it every tick, so that the first
+			 * thread to wake runs the job within a tick */
 			trigger(0);
 		}
 	}
@@ -233,14 +245,55 @@ void spr_ticker_stop(void)
 
 /* ---- the jobs (GVL holder, at a safepoint) ---- */
 
-static void sample_job(void *arg)
+/* Turn the ticks since the previous job into samples.  own: the calling
+ * thread is a profiled one (not the idle helper), so its own stack is
+ * sampled with rb_profile_frames. */
+/* A job running: refreshing stacks calls Ruby methods, and a method
+ * call can check interrupts, i.e. run another job or switch threads
+ * (the idle helper's run is not inside Ruby's job flush, which would mask
+ * jobs).  A job finding this set leaves its ticks for the next one: the
+ * tables and the static stack buffers are not reentrant.  GVL-protected. */
+static int busy;
+
+static void take_samples_locked(VALUE cur, int own, int idle_tail);
+
+struct take_args {
+	VALUE cur;
+	int own, idle_tail;
+};
+
+static VALUE take_body(VALUE p)
+{
+	struct take_args *a = (struct take_args *)p;
+
+	take_samples_locked(a->cur, a->own, a->idle_tail);
+	return Qnil;
+}
+
+static VALUE take_done(VALUE p)
+{
+	(void)p;
+	busy = 0;
+	return Qnil;
+}
+
+static void take_samples(VALUE cur, int own, int idle_tail)
+{
+	struct take_args a = { cur, own, idle_tail };
+
+	if (busy)
+		return;
+	busy = 1;
+	/* a Ruby call inside may raise (e.g. Thread#raise delivered at its
+	 * interrupt check): never leave busy set */
+	rb_ensure(take_body, (VALUE)&a, take_done, Qnil);
+}
+
+static void take_samples_locked(VALUE cur, int own, int idle_tail)
 {
 	uint64_t t, n;
 	int64_t now;
-	VALUE cur;
 
-	(void)arg;
-	STORE(&pending, 0);
 	if (!spr.running || (spr.mode != SPR_WALL && spr.mode != SPR_CPU))
 		return;
 	t = LOAD(&ticks);
@@ -248,27 +301,45 @@ static void sample_job(void *arg)
 	if (!n)
 		return;
 	spr.consumed_ticks = t;
-	spr.jobs++;
-	spr.delayed += n - 1;
 	now = spr_now_us();
-	cur = rb_thread_current();
+	if (own && idle_tail && spr.mode == SPR_WALL && n > 2) {
+		/* The idle helper ran last: every thread was stopped then,
+		 * and this one took the GVL at most ~2 ticks ago (the flag
+		 * follows it every tick).  The older ticks are the idle
+		 * period's: its cached stacks, this thread's included. */
+		uint64_t m = n - 2;
+
+		spr_threads_emit(Qnil, spr.all_threads ? Qnil :
+		                 spr.start_thread, m,
+		                 now - 2 * (int64_t)spr.interval);
+		n -= m;
+	}
+	if (own) {
+		spr.jobs++;
+		spr.delayed += n - 1;
+	} else {
+		spr.idle_jobs++;
+	}
 	if (spr.mode == SPR_CPU) {
 		/* CPU time is the holder's: other threads are not running
 		 * Ruby code */
-		spr_sample_current(n, now, SPR_RUNNING);
+		if (own)
+			spr_sample_current(n, now, SPR_RUNNING);
 		return;
 	}
 	if (spr.all_threads) {
-		spr_sample_current(n, now, SPR_RUNNING);
+		if (own)
+			spr_sample_current(n, now, SPR_RUNNING);
 		/* other threads' stacks cost an allocation per frame: refresh
-		 * them every ~10 ms, emit the cache every tick */
-		if (!spr.refresh_tick ||
+		 * them every ~10 ms, emit the cache every tick.  The idle
+		 * helper runs every ~10 ms anyway: it always refreshes. */
+		if (!own || !spr.refresh_tick ||
 		    (t - spr.refresh_tick) * (uint64_t)spr.interval >= 10000) {
 			spr.refresh_tick = t;
 			spr_threads_refresh(cur, Qnil);
 		}
 		spr_threads_emit(cur, Qnil, n, now);
-	} else if (cur == spr.start_thread) {
+	} else if (own && cur == spr.start_thread) {
 		spr_sample_current(n, now, SPR_RUNNING);
 	} else {
 		/* stackprof samples only the thread that called start */
@@ -277,7 +348,58 @@ static void sample_job(void *arg)
 	}
 }
 
+static void sample_job(void *arg)
+{
+	VALUE cur = rb_thread_current();
+
+	(void)arg;
+	/* the flag can land on the idle helper (the last GVL holder) */
+	if (cur == spr_idle_thread()) {
+		spr_ticker_idle_job();
+		return;
+	}
+	STORE(&helper_last, 0);
+	STORE(&pending, 0);
+	take_samples(cur, 1, idle_consumed);
+	idle_consumed = 0;
+}
+
+void spr_ticker_helper_ran(void)
+{
+	/* the helper took the GVL: a flag set from now on may land on it */
+	STORE(&helper_last, 1);
+}
+
+void spr_ticker_idle_job(void)
+{
+	uint64_t before = spr.consumed_ticks;
+
+	STORE(&helper_last, 1);
+	if (!spr.running || spr.mode != SPR_WALL)
+		return;
+	/* A runnable thread will reach a safepoint and run the job with its
+	 * own stack: the pending ticks are its, leave them.  Only when every
+	 * thread sleeps or blocks do the cached stacks stand for them. */
+	if (!spr_threads_all_stopped())
+		return;
+	take_samples(rb_thread_current(), 0, 0);
+	if (spr.consumed_ticks != before)
+		idle_consumed = 1;
+}
+
+static void gc_job_locked(void);
+
 static void gc_job(void *arg)
+{
+	(void)arg;
+	if (busy)
+		return; /* its ticks stay counted for the next GC's job */
+	busy = 1;
+	gc_job_locked();
+	busy = 0;
+}
+
+static void gc_job_locked(void)
 {
 	uint64_t m = XCHG(&gc_ticks[0], 0), s = XCHG(&gc_ticks[1], 0);
 	int64_t start = XCHG(&gc_start_us, 0);
@@ -285,16 +407,19 @@ static void gc_job(void *arg)
 	static const uint64_t sweep[2] = { SPR_SWEEPING_FRAME, SPR_GC_FRAME };
 	static const int32_t zero[2];
 	size_t t;
+	VALUE cur;
 
-	(void)arg;
 	if (!spr.running || spr.ignore_gc || !(m + s))
 		return;
 	/* GC work is charged to the thread that ran it, or to the profiled
-	 * thread with threads: :current */
-	if (spr_thread_index(spr.all_threads ? rb_thread_current() :
-	                     spr.start_thread, &t))
+	 * thread with threads: :current or when the idle helper (never in
+	 * the results) ran it */
+	cur = rb_thread_current();
+	if (!spr.all_threads || cur == spr_idle_thread())
+		cur = spr.start_thread;
+	if (spr_thread_index(cur, &t))
 		return;
-	if (!spr.threads[t].tid && spr.all_threads)
+	if (!spr.threads[t].tid && cur == rb_thread_current())
 		spr.threads[t].tid = (long)syscall(SYS_gettid);
 	if (!start)
 		start = spr_now_us();
@@ -378,6 +503,7 @@ static void atfork_child(void)
 {
 	/* The ticker thread does not exist in the child: forget it without
 	 * joining.  Ruby-level state is reset by spr_ticker_after_fork. */
+	spr_idle_forget();
 	if (ticker_on) {
 		close(tfd);
 		close(efd);
@@ -385,6 +511,8 @@ static void atfork_child(void)
 		ticker_on = 0;
 	}
 	pending = 0;
+	helper_last = 0;
+	idle_consumed = 0;
 }
 
 void spr_ticker_after_fork(void)
@@ -404,6 +532,9 @@ static void vm_at_exit(ruby_vm_t *vm)
 	(void)vm;
 	STORE(&vm_dead, 1);
 	spr_ticker_stop();
+	/* Ruby killed the helper with the other threads (its unblock
+	 * function woke it): only its fd is left */
+	spr_idle_forget();
 }
 
 void spr_ticker_init(void)
