@@ -237,27 +237,8 @@ static void test_json_read_fixtures_and_truncation(void **state)
 
 static void test_json_read_oom_loop(void **state)
 {
-	struct sp_value v;
-	unsigned char *buf;
-	size_t len;
-	unsigned long n;
-	int err;
-
 	(void)state;
-	buf = load_fixture("wall-raw-0.2.28.json", &len);
-	for (n = 1;; n++) {
-		sp_alloc_fail_at(n);
-		err = sp_json_read(buf, len, &v, errbuf, sizeof(errbuf));
-		sp_alloc_fail_at(0);
-		if (!err)
-			break;
-		assert_int_equal(err, -ENOMEM);
-		assert_non_null(strstr(errbuf, "out of memory"));
-		assert_int_equal(v.type, SP_VAL_NIL);
-	}
-	assert_true(n > 20);
-	sp_value_fini(&v);
-	free(buf);
+	assert_reader_oom_loop(sp_json_read, "wall-raw-0.2.28.json", 20);
 }
 
 int main(void)
