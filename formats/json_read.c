@@ -9,12 +9,12 @@
  * scratch stack, so memory stays proportional to the input.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "read_error.h"
 #include "readers.h"
 #include "writers.h"
 
@@ -28,48 +28,21 @@ struct jreader {
 	/* scratch bytes of the string being decoded */
 	char *buf;
 	size_t cap_buf;
-	char *errbuf;
-	size_t errlen;
+	struct sp_read_err err;
 };
-
-static int bad(struct jreader *r, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(struct jreader *r, size_t off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (r->errbuf && r->errlen) {
-		n = snprintf(r->errbuf, r->errlen, "json: offset %zu: ", off);
-		if (n >= 0 && (size_t)n < r->errlen) {
-			va_start(ap, fmt);
-			vsnprintf(r->errbuf + n, r->errlen - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return STILLPROF_EBADFORMAT;
-}
-
-static int oom(struct jreader *r)
-{
-	if (r->errbuf && r->errlen)
-		snprintf(r->errbuf, r->errlen,
-		         "json: out of memory at offset %zu", r->pos);
-	return SP_ERR(-ENOMEM);
-}
 
 /* Describe the byte at pos for messages. */
 static int unexpected(struct jreader *r, const char *expected)
 {
 	if (r->pos >= r->len)
-		return bad(r, r->pos, "truncated: end of input, expected %s",
-		           expected);
+		return sp_read_bad(&r->err, r->pos,
+		                   "truncated: end of input, expected %s",
+		                   expected);
 	if (r->p[r->pos] >= 0x20 && r->p[r->pos] < 0x7f)
-		return bad(r, r->pos, "expected %s, found '%c'", expected,
-		           r->p[r->pos]);
-	return bad(r, r->pos, "expected %s, found byte 0x%02x", expected,
-	           r->p[r->pos]);
+		return sp_read_bad(&r->err, r->pos, "expected %s, found '%c'",
+		                   expected, r->p[r->pos]);
+	return sp_read_bad(&r->err, r->pos, "expected %s, found byte 0x%02x",
+	                   expected, r->p[r->pos]);
 }
 
 static void skip_ws(struct jreader *r)
@@ -84,7 +57,7 @@ static int push(struct jreader *r, const struct sp_value *v)
 {
 	if (sp_grow((void **)&r->stack, &r->cap_stack, r->n_stack + 1,
 	            sizeof(*r->stack)))
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	r->stack[r->n_stack++] = *v;
 	return 0;
 }
@@ -92,7 +65,7 @@ static int push(struct jreader *r, const struct sp_value *v)
 static int put_byte(struct jreader *r, size_t *n, unsigned char c)
 {
 	if (sp_grow((void **)&r->buf, &r->cap_buf, *n + 1, 1))
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	r->buf[(*n)++] = (char)c;
 	return 0;
 }
@@ -128,7 +101,7 @@ static int hex4(struct jreader *r, uint32_t *out)
 	int i, c;
 
 	if (r->len - r->pos < 4)
-		return bad(r, r->pos, "truncated \\u escape");
+		return sp_read_bad(&r->err, r->pos, "truncated \\u escape");
 	for (i = 0; i < 4; i++) {
 		c = r->p[r->pos + i];
 		v <<= 4;
@@ -139,7 +112,8 @@ static int hex4(struct jreader *r, uint32_t *out)
 		else if (c >= 'A' && c <= 'F')
 			v |= (uint32_t)(c - 'A' + 10);
 		else
-			return bad(r, r->pos + i, "bad hex digit in \\u escape");
+			return sp_read_bad(&r->err, r->pos + i,
+			                   "bad hex digit in \\u escape");
 	}
 	r->pos += 4;
 	*out = v;
@@ -157,19 +131,22 @@ static int parse_string(struct jreader *r, struct sp_value *out)
 	r->pos++;
 	for (;;) {
 		if (r->pos >= r->len)
-			return bad(r, start, "truncated: unterminated string");
+			return sp_read_bad(&r->err, start,
+			                   "truncated: unterminated string");
 		c = r->p[r->pos];
 		if (c == '"') {
 			r->pos++;
 			break;
 		}
 		if (c < 0x20)
-			return bad(r, r->pos, "control character 0x%02x in "
-			           "string", c);
+			return sp_read_bad(&r->err, r->pos,
+			                   "control character 0x%02x in string",
+			                   c);
 		if (c >= 0x80) {
 			seq = sp_utf8_seq(r->p + r->pos, r->len - r->pos);
 			if (!seq)
-				return bad(r, r->pos, "invalid UTF-8 in string");
+				return sp_read_bad(&r->err, r->pos,
+				                   "invalid UTF-8 in string");
 			while (seq--) {
 				err = put_byte(r, &n, r->p[r->pos++]);
 				if (err)
@@ -186,7 +163,7 @@ static int parse_string(struct jreader *r, struct sp_value *out)
 		}
 		at = r->pos++;
 		if (r->pos >= r->len)
-			return bad(r, at, "truncated escape");
+			return sp_read_bad(&r->err, at, "truncated escape");
 		c = r->p[r->pos++];
 		switch (c) {
 		case '"': case '\\': case '/':
@@ -202,37 +179,41 @@ static int parse_string(struct jreader *r, struct sp_value *out)
 			if (err)
 				return err;
 			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return bad(r, at, "lone low surrogate \\u%04x",
-				           cp);
+				return sp_read_bad(&r->err, at,
+				                   "lone low surrogate \\u%04x",
+				                   cp);
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				if (r->len - r->pos < 2 ||
 				    r->p[r->pos] != '\\' ||
 				    r->p[r->pos + 1] != 'u')
-					return bad(r, at, "high surrogate "
-					           "\\u%04x without a low one",
-					           cp);
+					return sp_read_bad(&r->err, at,
+					                   "high surrogate "
+					                   "\\u%04x without a "
+					                   "low one", cp);
 				r->pos += 2;
 				err = hex4(r, &lo);
 				if (err)
 					return err;
 				if (lo < 0xdc00 || lo > 0xdfff)
-					return bad(r, at, "high surrogate "
-					           "\\u%04x followed by \\u%04x",
-					           cp, lo);
+					return sp_read_bad(&r->err, at,
+					                   "high surrogate "
+					                   "\\u%04x followed "
+					                   "by \\u%04x",
+					                   cp, lo);
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				     (lo - 0xdc00);
 			}
 			err = put_utf8(r, &n, cp);
 			break;
 		default:
-			return bad(r, at, "invalid escape '\\%c'",
-			           c >= 0x20 && c < 0x7f ? c : '?');
+			return sp_read_bad(&r->err, at, "invalid escape '\\%c'",
+			                   c >= 0x20 && c < 0x7f ? c : '?');
 		}
 		if (err)
 			return err;
 	}
 	if (sp_value_new_str(out, SP_VAL_STRING, r->buf, n))
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	out->enc = SP_ENC_UTF8;
 	return 0;
 }
@@ -262,7 +243,8 @@ static int parse_number(struct jreader *r, struct sp_value *out)
 	if (r->p[i] == '0') {
 		i++;
 		if (i < r->len && is_digit(r->p[i]))
-			return bad(r, i - 1, "number with a leading zero");
+			return sp_read_bad(&r->err, i - 1,
+			                   "number with a leading zero");
 	} else {
 		while (i < r->len && is_digit(r->p[i])) {
 			unsigned d = r->p[i] - '0';
@@ -309,7 +291,7 @@ static int parse_number(struct jreader *r, struct sp_value *out)
 	 * so the decimal point is '.'. */
 	text = i - start < sizeof(small) ? small : sp_malloc(i - start + 1);
 	if (!text)
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	memcpy(text, r->p + start, i - start);
 	text[i - start] = '\0';
 	out->type = SP_VAL_FLOAT;
@@ -344,8 +326,8 @@ static int parse_container(struct jreader *r, struct sp_value *out)
 	int err = 0;
 
 	if (++r->depth > SP_READ_MAX_DEPTH)
-		return bad(r, start, "nesting deeper than %d",
-		           SP_READ_MAX_DEPTH);
+		return sp_read_bad(&r->err, start, "nesting deeper than %d",
+		                   SP_READ_MAX_DEPTH);
 	r->pos++;
 	skip_ws(r);
 	if (r->pos < r->len && r->p[r->pos] == (object ? '}' : ']')) {
@@ -405,7 +387,7 @@ static int parse_container(struct jreader *r, struct sp_value *out)
 		else
 			err = sp_value_new_array(out, n);
 		if (err)
-			err = oom(r);
+			err = sp_read_oom(&r->err, r->pos);
 	}
 	if (!err) {
 		for (i = 0; i < n; i++) {
@@ -459,10 +441,7 @@ int sp_json_read(const void *buf, size_t len, struct sp_value *out,
 	memset(out, 0, sizeof(*out));
 	r.p = buf;
 	r.len = len;
-	r.errbuf = errbuf;
-	r.errlen = errlen;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	sp_read_err_init(&r.err, "json", errbuf, errlen);
 	/* RFC 8259 section 8.1: a parser MAY ignore a byte order mark. */
 	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
 		r.pos = 3;

@@ -16,12 +16,12 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "read_error.h"
 #include "readers.h"
 
 struct obj_entry {
@@ -37,37 +37,8 @@ struct mreader {
 	struct obj_entry *objs;
 	size_t n_objs, cap_objs;
 	int depth;
-	char *errbuf;
-	size_t errlen;
+	struct sp_read_err err;
 };
-
-static int bad(struct mreader *r, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Record the first error; returns STILLPROF_EBADFORMAT. */
-static int bad(struct mreader *r, size_t off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (r->errbuf && r->errlen) {
-		n = snprintf(r->errbuf, r->errlen, "marshal: offset %zu: ", off);
-		if (n >= 0 && (size_t)n < r->errlen) {
-			va_start(ap, fmt);
-			vsnprintf(r->errbuf + n, r->errlen - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return STILLPROF_EBADFORMAT;
-}
-
-static int oom(struct mreader *r)
-{
-	if (r->errbuf && r->errlen)
-		snprintf(r->errbuf, r->errlen, "marshal: out of memory at "
-		         "offset %zu", r->pos);
-	return SP_ERR(-ENOMEM);
-}
 
 static size_t left(const struct mreader *r)
 {
@@ -76,9 +47,10 @@ static size_t left(const struct mreader *r)
 
 static int byte(struct mreader *r, int *c, const char *what)
 {
-	*c = 0; /* gcc cannot see that bad() never returns 0 */
+	*c = 0; /* gcc cannot see that sp_read_bad() never returns 0 */
 	if (!left(r))
-		return bad(r, r->pos, "truncated: end of input in %s", what);
+		return sp_read_bad(&r->err, r->pos,
+		                   "truncated: end of input in %s", what);
 	*c = r->p[r->pos++];
 	return 0;
 }
@@ -108,8 +80,9 @@ static int read_long(struct mreader *r, int32_t *out, const char *what)
 		return 0;
 	}
 	if ((size_t)(c > 0 ? c : -c) > left(r))
-		return bad(r, at, "truncated: %s needs %d more bytes, %zu left",
-		           what, c > 0 ? c : -c, left(r));
+		return sp_read_bad(&r->err, at, "truncated: %s needs %d more "
+		                   "bytes, %zu left", what, c > 0 ? c : -c,
+		                   left(r));
 	if (c > 0) {
 		x = 0;
 		for (i = 0; i < c; i++)
@@ -123,7 +96,9 @@ static int read_long(struct mreader *r, int32_t *out, const char *what)
 		}
 	}
 	if (x > INT32_MAX || x < INT32_MIN)
-		return bad(r, at, "packed long out of 32-bit range in %s", what);
+		return sp_read_bad(&r->err, at,
+		                   "packed long out of 32-bit range in %s",
+		                   what);
 	*out = (int32_t)x;
 	return 0;
 }
@@ -140,10 +115,10 @@ static int read_count(struct mreader *r, size_t unit, size_t *out,
 	if (err)
 		return err;
 	if (n < 0)
-		return bad(r, at, "negative %s (%d)", what, n);
+		return sp_read_bad(&r->err, at, "negative %s (%d)", what, n);
 	if ((size_t)n > left(r) / unit)
-		return bad(r, at, "truncated: %s %d exceeds the %zu bytes left",
-		           what, n, left(r));
+		return sp_read_bad(&r->err, at, "truncated: %s %d exceeds the "
+		                   "%zu bytes left", what, n, left(r));
 	*out = (size_t)n;
 	return 0;
 }
@@ -156,7 +131,7 @@ static int add_obj(struct mreader *r, const struct sp_value *v, int done,
 	                  sizeof(*r->objs));
 
 	if (err)
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	r->objs[r->n_objs].v = sp_value_ref(v);
 	r->objs[r->n_objs].done = done;
 	if (idx)
@@ -183,8 +158,9 @@ static int read_symbol(struct mreader *r, struct sp_value *out)
 		if (err)
 			return err;
 		if (idx < 0 || (size_t)idx >= r->n_syms)
-			return bad(r, at, "symbol link %d, only %zu symbols "
-			           "defined", idx, r->n_syms);
+			return sp_read_bad(&r->err, at,
+			                   "symbol link %d, only %zu symbols "
+			                   "defined", idx, r->n_syms);
 		*out = sp_value_ref(&r->syms[idx]);
 		return 0;
 	}
@@ -193,8 +169,9 @@ static int read_symbol(struct mreader *r, struct sp_value *out)
 		size_t n, i;
 
 		if (++r->depth > SP_READ_MAX_DEPTH)
-			return bad(r, at, "nesting deeper than %d",
-			           SP_READ_MAX_DEPTH);
+			return sp_read_bad(&r->err, at,
+			                   "nesting deeper than %d",
+			                   SP_READ_MAX_DEPTH);
 		/* read_symbol leaves its output untouched on failure:
 		 * start from nil so the cleanup below is always valid
 		 * (found by fuzz/fuzz_marshal_read). */
@@ -220,18 +197,18 @@ static int read_symbol(struct mreader *r, struct sp_value *out)
 		return 0;
 	}
 	if (c != ':')
-		return bad(r, at, "expected a symbol (':' or ';'), found 0x%02x",
-		           c);
+		return sp_read_bad(&r->err, at, "expected a symbol (':' or "
+		                   "';'), found 0x%02x", c);
 	err = read_count(r, 1, &len, "symbol length");
 	if (err)
 		return err;
 	err = sp_grow((void **)&r->syms, &r->cap_syms, r->n_syms + 1,
 	              sizeof(*r->syms));
 	if (err)
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	err = sp_value_new_str(out, SP_VAL_SYMBOL, r->p + r->pos, len);
 	if (err)
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	r->pos += len;
 	r->syms[r->n_syms++] = sp_value_ref(out);
 	return 0;
@@ -248,8 +225,8 @@ static int read_bignum(struct mreader *r, size_t at, struct sp_value *out)
 	if (err)
 		return err;
 	if (sign != '+' && sign != '-')
-		return bad(r, r->pos - 1, "bignum sign 0x%02x (not + or -)",
-		           sign);
+		return sp_read_bad(&r->err, r->pos - 1,
+		                   "bignum sign 0x%02x (not + or -)", sign);
 	err = read_count(r, 2, &words, "bignum length");
 	if (err)
 		return err;
@@ -257,7 +234,8 @@ static int read_bignum(struct mreader *r, size_t at, struct sp_value *out)
 		unsigned b = r->p[r->pos + i];
 
 		if (i >= 8 && b)
-			return bad(r, at, "bignum wider than 64 bits");
+			return sp_read_bad(&r->err, at,
+			                   "bignum wider than 64 bits");
 		if (i < 8)
 			mag |= (uint64_t)b << (8 * i);
 	}
@@ -265,7 +243,8 @@ static int read_bignum(struct mreader *r, size_t at, struct sp_value *out)
 	memset(out, 0, sizeof(*out));
 	if (sign == '-') {
 		if (mag > (uint64_t)INT64_MAX + 1)
-			return bad(r, at, "negative bignum below -2^63");
+			return sp_read_bad(&r->err, at,
+			                   "negative bignum below -2^63");
 		out->type = SP_VAL_INT;
 		out->u.i = mag ? -(int64_t)(mag - 1) - 1 : 0;
 	} else if (mag > (uint64_t)INT64_MAX) {
@@ -292,7 +271,7 @@ static int read_float(struct mreader *r, size_t at, struct sp_value *out)
 		return err;
 	n = strnlen((const char *)r->p + r->pos, len);
 	if (n == 0 || n >= sizeof(text))
-		return bad(r, at, "float text of %zu bytes", n);
+		return sp_read_bad(&r->err, at, "float text of %zu bytes", n);
 	memcpy(text, r->p + r->pos, n);
 	text[n] = '\0';
 	r->pos += len;
@@ -306,8 +285,9 @@ static int read_float(struct mreader *r, size_t at, struct sp_value *out)
 		/* The CLI never calls setlocale: strtod reads '.' here. */
 		d = strtod(text, &end);
 		if (*end || text[0] == ' ')
-			return bad(r, at, "float text \"%s\" is not a number",
-			           text);
+			return sp_read_bad(&r->err, at,
+			                   "float text \"%s\" is not a number",
+			                   text);
 	}
 	memset(out, 0, sizeof(*out));
 	out->type = SP_VAL_FLOAT;
@@ -362,7 +342,7 @@ static int read_array(struct mreader *r, struct sp_value *out)
 	if (err)
 		return err;
 	if (sp_value_new_array(out, n))
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	err = add_obj(r, out, 0, &idx);
 	for (i = 0; !err && i < n; i++)
 		err = read_value(r, &out->u.arr->items[i]);
@@ -380,7 +360,7 @@ static int read_hash(struct mreader *r, struct sp_value *out)
 	if (err)
 		return err;
 	if (sp_value_new_hash(out, n))
-		return oom(r);
+		return sp_read_oom(&r->err, r->pos);
 	err = add_obj(r, out, 0, &idx);
 	for (i = 0; !err && i < n; i++) {
 		err = read_value(r, &out->u.hash->pairs[i].key);
@@ -424,7 +404,8 @@ static int read_value(struct mreader *r, struct sp_value *out)
 		return err;
 	if (++r->depth > SP_READ_MAX_DEPTH) {
 		r->depth--;
-		return bad(r, at, "nesting deeper than %d", SP_READ_MAX_DEPTH);
+		return sp_read_bad(&r->err, at, "nesting deeper than %d",
+		                   SP_READ_MAX_DEPTH);
 	}
 	switch (c) {
 	case '0':
@@ -452,7 +433,7 @@ static int read_value(struct mreader *r, struct sp_value *out)
 		if (err)
 			break;
 		if (sp_value_new_str(out, SP_VAL_STRING, r->p + r->pos, len)) {
-			err = oom(r);
+			err = sp_read_oom(&r->err, r->pos);
 			break;
 		}
 		r->pos += len;
@@ -477,21 +458,27 @@ static int read_value(struct mreader *r, struct sp_value *out)
 		if (err)
 			break;
 		if (idx < 0 || (size_t)idx >= r->n_objs)
-			err = bad(r, at, "object link @%d, only %zu objects "
-			          "so far", idx, r->n_objs);
+			err = sp_read_bad(&r->err, at,
+			                  "object link @%d, only %zu objects "
+			                  "so far", idx, r->n_objs);
 		else if (!r->objs[idx].done)
-			err = bad(r, at, "object link @%d to an object still "
-			          "being read (recursive structure)", idx);
+			err = sp_read_bad(&r->err, at,
+			                  "object link @%d to an object still "
+			                  "being read (recursive structure)",
+			                  idx);
 		else
 			*out = sp_value_ref(&r->objs[idx].v);
 		break;
 	default:
 		what = unsupported(c);
 		if (what)
-			err = bad(r, at, "unsupported Marshal type '%c' (%s)",
-			          c, what);
+			err = sp_read_bad(&r->err, at,
+			                  "unsupported Marshal type '%c' (%s)",
+			                  c, what);
 		else
-			err = bad(r, at, "unknown Marshal type byte 0x%02x", c);
+			err = sp_read_bad(&r->err, at,
+			                  "unknown Marshal type byte 0x%02x",
+			                  c);
 		break;
 	}
 	r->depth--;
@@ -509,16 +496,13 @@ int sp_marshal_read(const void *buf, size_t len, struct sp_value *out,
 	memset(out, 0, sizeof(*out));
 	r.p = buf;
 	r.len = len;
-	r.errbuf = errbuf;
-	r.errlen = errlen;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	sp_read_err_init(&r.err, "marshal", errbuf, errlen);
 	if (len < 2)
-		return bad(&r, 0, "truncated: no Marshal header");
+		return sp_read_bad(&r.err, 0, "truncated: no Marshal header");
 	/* Ruby loads minor versions up to its own (8). */
 	if (r.p[0] != 4 || r.p[1] > 8)
-		return bad(&r, 0, "not a Marshal 4.8 stream (header %02x %02x)",
-		           r.p[0], r.p[1]);
+		return sp_read_bad(&r.err, 0, "not a Marshal 4.8 stream "
+		                   "(header %02x %02x)", r.p[0], r.p[1]);
 	r.pos = 2;
 	err = read_value(&r, out);
 	for (i = 0; i < r.n_syms; i++)

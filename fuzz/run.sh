@@ -11,7 +11,7 @@ SECS=${FUZZ_SECONDS:-30}
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz: $CC not found"; exit 77; }
 mkdir -p "$OUT" "$SRCDIR/fuzz/artifacts"
-LIBSRC="$SRCDIR/formats/marshal_read.c $SRCDIR/formats/json_read.c
+LIBSRC="$SRCDIR/formats/marshal_read.c $SRCDIR/formats/json_read.c $SRCDIR/formats/read_error.c
 $SRCDIR/formats/value.c $SRCDIR/formats/stackprof_read.c $SRCDIR/formats/json.c $SRCDIR/formats/sink.c
 $SRCDIR/profiler/store.c $SRCDIR/profiler/store_import.c
 $SRCDIR/profiler/symbols.c $SRCDIR/profiler/elf_file.c
