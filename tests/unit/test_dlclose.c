@@ -19,24 +19,11 @@
 
 #include "maps.h"
 #include "stillprof.h"
+#include "sampling_fixture.h"
 
 #ifndef DLCLOSE_LIB
 #error "DLCLOSE_LIB: path of the test library"
 #endif
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
-}
 
 static void test_maps_read_reports_unmapped(void **state)
 {

@@ -31,26 +31,9 @@
 #include "session.h"
 #include "stillprof.h"
 #include "store.h"
+#include "sampling_fixture.h"
 
 extern char **environ;
-
-static atomic_int stop_flag;
-/* Per thread: the spinning threads must not race on it (TSan). */
-static __thread volatile uint64_t sink;
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* Number of fds of this process that look like the profiler's: perf
  * events, epoll/eventfd/timerfd, /proc/.../syscall. */
@@ -110,43 +93,6 @@ static uint64_t heap_in_use(void)
 static double now_s(void)
 {
 	return (double)sp_now_ns() / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-__attribute__((noinline)) static void spin_for_test(void)
-{
-	uint64_t x = sink;
-	for (int i = 0; i < 100000; i++)
-		x = x * 6364136223846793005ull + 1;
-	sink = x;
-}
-
-static void *busy_thread(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&stop_flag))
-		spin_for_test();
-	return NULL;
-}
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
 }
 
 static void test_lifecycle_10000_cycles(void **state)

@@ -22,6 +22,7 @@
 #include "session.h"
 #include "stillprof.h"
 #include "store.h"
+#include "sampling_fixture.h"
 
 static void test_limits_store_max_stacks(void **state)
 {
@@ -163,10 +164,6 @@ static void test_limits_options_and_environment(void **state)
 
 /* ---- a real session past its bounds ---- */
 
-static atomic_int stop_flag;
-/* Per thread: the spinning threads must not race on it (TSan). */
-static __thread volatile uint64_t sink;
-
 /* Recursion gives deep stacks (past max_depth) and, through the depth
  * argument, many distinct ones (past max_stacks). */
 __attribute__((noinline)) static uint64_t spin(void)
@@ -201,20 +198,6 @@ static void *busy(void *arg)
 			wide_b((int)(k % 40));
 	}
 	return NULL;
-}
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
 }
 
 static char *slurp(const char *path)

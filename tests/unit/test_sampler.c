@@ -34,50 +34,10 @@
 #include "stillprof.h"
 #include "store.h"
 #include "symbols.h"
+#include "sampling_fixture.h"
 
-static atomic_int stop_flag;
 static atomic_long eintr_seen;
-/* Per thread: the spinning threads must not race on it (TSan). */
-static __thread volatile uint64_t sink;
 static int pipe_fds[2];
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-__attribute__((noinline)) static void spin_for_test(void)
-{
-	uint64_t x = sink;
-	for (int i = 0; i < 100000; i++)
-		x = x * 6364136223846793005ull + 1;
-	sink = x;
-}
-
-static void *busy_thread(void *arg)
-{
-	(void)arg;
-	pthread_setname_np(pthread_self(), "busy");
-	while (!atomic_load(&stop_flag))
-		spin_for_test();
-	return NULL;
-}
 
 __attribute__((noinline)) static int blocked_in_poll(void)
 {
@@ -112,20 +72,6 @@ static int under_valgrind(void)
 {
 	const char *v = getenv("STILLPROF_UNDER_VALGRIND");
 	return v && *v == '1';
-}
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
 }
 
 static void test_sampler_start_stop_cycles_leak_nothing(void **state)

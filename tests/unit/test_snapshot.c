@@ -28,47 +28,7 @@
 #include "snapshot.h"
 #include "stillprof.h"
 #include "store.h"
-
-static atomic_int stop_flag;
-static volatile uint64_t sink;
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-__attribute__((noinline)) static void snap_spin(void)
-{
-	uint64_t x = sink;
-	for (int i = 0; i < 100000; i++)
-		x = x * 6364136223846793005ull + 1;
-	sink = x;
-}
-
-static void *busy_thread(void *arg)
-{
-	(void)arg;
-	pthread_setname_np(pthread_self(), "busy");
-	while (!atomic_load(&stop_flag))
-		snap_spin();
-	return NULL;
-}
+#include "sampling_fixture.h"
 
 static void *sleepy_thread(void *arg)
 {
@@ -77,20 +37,6 @@ static void *sleepy_thread(void *arg)
 	while (!atomic_load(&stop_flag))
 		sleep_ms(3);
 	return NULL;
-}
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
 }
 
 static void test_store_merge(void **state)
@@ -209,7 +155,7 @@ static uint64_t collapsed_total(const char *path, int *has_spin)
 		char *sp = strrchr(line, ' ');
 		assert_non_null(sp);
 		total += strtoull(sp + 1, NULL, 10);
-		if (strstr(line, "snap_spin"))
+		if (strstr(line, "spin_for_test"))
 			*has_spin = 1;
 	}
 	fclose(f);

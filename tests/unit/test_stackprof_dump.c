@@ -26,89 +26,7 @@
 #include "store.h"
 #include "symbols.h"
 #include "formats.h"
-
-/* ---- fake symbolizer: main, fib, leaf (no source file) ---- */
-
-int sp_symbols_lookup(struct sp_symbols *sy, uint64_t pc,
-                      struct sp_symbol *out)
-{
-	static const struct {
-		uint64_t start;
-		const char *name, *file;
-		int fn_line;
-	} fns[] = {
-		{ 0x1000, "main", "/src/main.c", 10 },
-		{ 0x1100, "fib", "/src/fib.c", 20 },
-		{ 0x1200, "leaf", NULL, 30 },
-	};
-	size_t i;
-
-	(void)sy;
-	memset(out, 0, sizeof(*out));
-	for (i = 0; i < SP_ARRAY_LEN(fns); i++) {
-		if (pc >= fns[i].start && pc < fns[i].start + 0x100) {
-			out->name = fns[i].name;
-			out->file = fns[i].file;
-			out->object = "/usr/bin/app";
-			out->start = fns[i].start;
-			out->fn_line = fns[i].fn_line;
-			out->line = fns[i].fn_line + (int)((pc - fns[i].start) / 16);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-#define SYMS ((struct sp_symbols *)1)
-#define START_NS UINT64_C(5000000000)
-
-/*
- * Samples (leaf first):  A = leaf <- fib <- fib <- main,  A2 = A at
- * another pc of the same line,  B = fib <- main,  E = no frame.
- *   t1: A A2 A B A   t2: A E E B(earlier timestamp)
- */
-static struct sp_store *make_store(int with_empty)
-{
-	static const uint64_t A[] = { 0x1210, 0x1150, 0x1150, 0x1050 };
-	static const uint64_t A2[] = { 0x1211, 0x1150, 0x1150, 0x1050 };
-	static const uint64_t B[] = { 0x1120, 0x1050 };
-	struct sp_store *st;
-	uint32_t t1, t2, a, a2, b, e;
-
-	assert_int_equal(sp_store_new(&st), 0);
-	st->info.mode = STILLPROF_MODE_WALL;
-	st->info.interval_us = 1000;
-	st->info.start_ns = START_NS;
-	st->info.start_realtime_ns = UINT64_C(1700000000123456789);
-	st->info.duration_ns = 1000000000;
-	st->info.missed_samples = 2;
-	st->info.backend = "test";
-	st->info.guarantee = "none";
-	st->info.pid = 4242;
-	assert_int_equal(sp_store_thread(st, 1001, "main", &t1), 0);
-	assert_int_equal(sp_store_thread(st, 1002, "worker", &t2), 0);
-	assert_int_equal(sp_store_intern(st, A, 4, &a), 0);
-	assert_int_equal(sp_store_intern(st, A2, 4, &a2), 0);
-	assert_int_equal(sp_store_intern(st, B, 2, &b), 0);
-	assert_int_equal(sp_store_intern(st, NULL, 0, &e), 0);
-#define ADD(stack, thread, us)                                                 \
-	assert_int_equal(sp_store_add_sample(st, stack, thread,              \
-	                                     START_NS + (us) * 1000, 0), 0)
-	ADD(a, t1, 1000);
-	ADD(a2, t1, 2000);
-	ADD(a, t1, 3000);
-	ADD(b, t1, 4000);
-	ADD(a, t1, 5000);
-	ADD(a, t2, 5000);
-	if (with_empty) {
-		ADD(e, t2, 6000);
-		ADD(e, t2, 7000);
-	}
-	ADD(b, t2, 6500);
-#undef ADD
-	assert_int_equal(sp_store_resolve(st, SYMS), 0);
-	return st;
-}
+#include "writers_fixture.h"
 
 static const struct sp_stackprof_opts full = { .raw = 1, .aggregate = 1 };
 
@@ -131,7 +49,7 @@ static void test_stackprof_header_and_version(void **state)
 		'o', 'n', 'f', 3 + 5, '1', '.', '2', ':', 4 + 5, 'm', 'o', 'd',
 		'e', ':', 4 + 5, 'w', 'a', 'l', 'l',
 	};
-	struct sp_store *st = make_store(1);
+	struct sp_store *st = fx_store_parts(FX_EMPTY);
 	struct sp_stackprof_opts noraw = { .raw = 0, .aggregate = 1 };
 	struct sp_sink s;
 
@@ -186,7 +104,7 @@ static void test_stackprof_raw_records(void **state)
 		1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 0,
 	};
 	static const int64_t threads[] = { 1001, 1001, 1001, 1002, 1002, 1002 };
-	struct sp_store *st = make_store(1);
+	struct sp_store *st = fx_store_parts(FX_EMPTY);
 	struct sp_sink s, want;
 
 	(void)state;
@@ -244,7 +162,7 @@ static void test_stackprof_requires_resolve(void **state)
 
 static void test_stackprof_oom_loop(void **state)
 {
-	struct sp_store *st = make_store(1);
+	struct sp_store *st = fx_store_parts(FX_EMPTY);
 	struct sp_sink s, ref;
 	unsigned long n;
 	int err;
@@ -369,7 +287,7 @@ static void test_stackprof_ruby_summary(void **state)
 	(void)state;
 	if (!have_ruby())
 		skip();
-	st = make_store(1);
+	st = fx_store_parts(FX_EMPTY);
 	dump_to_file(st, &full, path);
 	out = ruby_on(path, summary_rb);
 	assert_string_equal(out, want);
@@ -387,7 +305,7 @@ static void test_stackprof_ruby_no_aggregate(void **state)
 	(void)state;
 	if (!have_ruby())
 		skip();
-	st = make_store(0);
+	st = fx_store_parts(0);
 	dump_to_file(st, &o, path);
 	out = ruby_on(path, "d = Marshal.load(File.binread(ARGV[0])); "
 	                    "puts d[:frames].values.map { |f| f.keys.join(\",\") }");
@@ -410,7 +328,7 @@ static void test_stackprof_ruby_redump_identical(void **state)
 	(void)state;
 	if (!have_ruby())
 		skip();
-	st = make_store(1);
+	st = fx_store_parts(FX_EMPTY);
 	write_mem(st, &full, &s);
 	dump_to_file(st, &full, path);
 	out = ruby_on(path, "print Marshal.dump(Marshal.load("

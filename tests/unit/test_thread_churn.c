@@ -32,6 +32,7 @@
 #include "session.h"
 #include "stillprof.h"
 #include "store.h"
+#include "sampling_fixture.h"
 
 struct life {
 	atomic_int tid;       /* written by the thread itself */
@@ -39,9 +40,6 @@ struct life {
 	unsigned spin;        /* work units before and after the sleep */
 	pthread_t th;
 };
-
-/* Per thread: the spinning threads must not race on it (TSan). */
-static __thread volatile uint64_t sink;
 
 static void spin_units(unsigned n)
 {
@@ -63,20 +61,6 @@ static void *churn_thread(void *arg)
 		;
 	spin_units(l->spin);
 	return NULL;
-}
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
 }
 
 static void sleep_until(uint64_t t)

@@ -1,6 +1,6 @@
 /*
  * writers_fixture.h - the hand-made profile the writer tests share
- * (test_pprof.c, test_collapsed.c, test_stackprof_json.c): a fake
+ * (test_pprof.c, test_collapsed.c, test_stackprof_json.c, ...): a fake
  * symbolizer and a store with two threads, recursion, two pcs of one
  * line, an empty stack, a Ruby-looking frame without an object, and a
  * native frame whose name needs escaping.  Included once per test
@@ -58,14 +58,19 @@ int sp_symbols_lookup(struct sp_symbols *sy, uint64_t pc,
 #define FX_START_NS UINT64_C(5000000000)
 #define FX_N_SAMPLES 12
 
+/* Optional parts of the store (fx_store has them all). */
+#define FX_EMPTY 1u   /* E E on worker */
+#define FX_ODD 2u     /* R on main, O O on worker, and their stacks */
+#define FX_ALL (FX_EMPTY | FX_ODD)
+
 /*
  * Samples (leaf first):  A = leaf <- fib <- fib <- main,  A2 = A at
  * another pc of the same line,  B = fib <- main,  E = no frame,
  * R = <main> <- main,  O = odd <- main.
  *   main (1001):   A A2 A B A R
- *   worker (1002): A E E B O O
+ *   worker (1002): A E E B O O    (B's timestamp is before E's)
  */
-static struct sp_store *fx_store(void)
+static struct sp_store *fx_store_parts(unsigned parts)
 {
 	static const uint64_t A[] = { 0x1210, 0x1150, 0x1150, 0x1050 };
 	static const uint64_t A2[] = { 0x1211, 0x1150, 0x1150, 0x1050 };
@@ -73,7 +78,7 @@ static struct sp_store *fx_store(void)
 	static const uint64_t R[] = { 0x1310, 0x1050 };
 	static const uint64_t O[] = { 0x1400, 0x1050 };
 	struct sp_store *st;
-	uint32_t t1, t2, a, a2, b, e, r, o;
+	uint32_t t1, t2, a, a2, b, e, r = 0, o = 0;
 
 	assert_int_equal(sp_store_new(&st), 0);
 	st->info.mode = STILLPROF_MODE_WALL;
@@ -91,8 +96,10 @@ static struct sp_store *fx_store(void)
 	assert_int_equal(sp_store_intern(st, A2, 4, &a2), 0);
 	assert_int_equal(sp_store_intern(st, B, 2, &b), 0);
 	assert_int_equal(sp_store_intern(st, NULL, 0, &e), 0);
-	assert_int_equal(sp_store_intern(st, R, 2, &r), 0);
-	assert_int_equal(sp_store_intern(st, O, 2, &o), 0);
+	if (parts & FX_ODD) {
+		assert_int_equal(sp_store_intern(st, R, 2, &r), 0);
+		assert_int_equal(sp_store_intern(st, O, 2, &o), 0);
+	}
 #define FX_ADD(stack, thread, us)                                              \
 	assert_int_equal(sp_store_add_sample(st, stack, thread,              \
 	                                     FX_START_NS + (us) * 1000, 0), 0)
@@ -102,19 +109,28 @@ static struct sp_store *fx_store(void)
 	FX_ADD(b, t1, 4000);
 	FX_ADD(a, t1, 5000);
 	FX_ADD(a, t2, 5000);
-	FX_ADD(e, t2, 6000);
-	FX_ADD(e, t2, 7000);
+	if (parts & FX_EMPTY) {
+		FX_ADD(e, t2, 6000);
+		FX_ADD(e, t2, 7000);
+	}
 	FX_ADD(b, t2, 6500);
-	FX_ADD(r, t1, 6000);
-	FX_ADD(o, t2, 8000);
-	FX_ADD(o, t2, 9000);
+	if (parts & FX_ODD) {
+		FX_ADD(r, t1, 6000);
+		FX_ADD(o, t2, 8000);
+		FX_ADD(o, t2, 9000);
+	}
 #undef FX_ADD
 	assert_int_equal(sp_store_resolve(st, FX_SYMS), 0);
 	return st;
 }
 
+__attribute__((unused)) static struct sp_store *fx_store(void)
+{
+	return fx_store_parts(FX_ALL);
+}
+
 /* A store with one pc interned but not resolved. */
-static struct sp_store *fx_unresolved(void)
+__attribute__((unused)) static struct sp_store *fx_unresolved(void)
 {
 	static const uint64_t pc[] = { 0x1000 };
 	struct sp_store *st;
