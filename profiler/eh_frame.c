@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dwarf_reader.h"
 #include "eh_frame.h"
 #include "maps.h"
 
@@ -76,100 +77,49 @@ enum {
 };
 
 /* ------------------------------------------------------------------ */
-/* Bounded reads of CFI.  A reader never goes past end; an overrun or an
- * unsupported encoding sets bad, and the values read are then ignored. */
+/* Bounded reads of CFI, through the DWARF reader (dwarf_reader.c): a read
+ * never goes past end; an overrun or an unsupported encoding sets bad,
+ * which latches, and the values read are then ignored.  bias maps a
+ * reader over a copy back to the object: address in the object - address
+ * in the copy. */
 
-struct rd {
-	const uint8_t *p, *end;
-	int bad;
-	uintptr_t bias;  /* address in the object - address in the copy */
-};
-
-static uint64_t rd_bytes(struct rd *r, size_t n)
+static uint8_t rd_u8(struct sp_dwarf_reader *r)
 {
-	uint64_t v = 0;
-
-	if ((size_t)(r->end - r->p) < n) {
-		r->bad = 1;
-		r->p = r->end;
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) /* little-endian */
-		v |= (uint64_t)r->p[i] << (8 * i);
-	r->p += n;
-	return v;
-}
-
-static uint64_t rd_uleb(struct rd *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	for (;;) {
-		uint8_t b;
-		if (r->p >= r->end || shift > 63) {
-			r->bad = 1;
-			return 0;
-		}
-		b = *r->p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			return v;
-	}
-}
-
-static int64_t rd_sleb(struct rd *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (r->p >= r->end || shift > 63) {
-			r->bad = 1;
-			return 0;
-		}
-		b = *r->p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~0ull << shift;
-	return (int64_t)v;
+	return (uint8_t)sp_dwarf_rd_fixed(r, 1);
 }
 
 /* An encoded pointer.  .eh_frame on x86-64 uses absptr or pcrel (relative
  * to the field itself); the other applications need bases we do not have,
  * and an indirect pc_begin makes no sense: both are "bad". */
-static uint64_t rd_encoded(struct rd *r, uint8_t enc)
+static uint64_t rd_encoded(struct sp_dwarf_reader *r, uintptr_t bias,
+                           uint8_t enc)
 {
-	uintptr_t field = (uintptr_t)r->p + r->bias; /* in the object */
+	uintptr_t field = (uintptr_t)r->p + bias; /* in the object */
 	uint64_t v;
 
 	switch (enc & 0x0f) {
 	case DW_EH_PE_absptr:
 	case DW_EH_PE_udata8:
 	case DW_EH_PE_sdata8:
-		v = rd_bytes(r, 8);
+		v = sp_dwarf_rd_fixed(r, 8);
 		break;
 	case DW_EH_PE_uleb128:
-		v = rd_uleb(r);
+		v = sp_dwarf_rd_uleb(r);
 		break;
 	case DW_EH_PE_sleb128:
-		v = (uint64_t)rd_sleb(r);
+		v = (uint64_t)sp_dwarf_rd_sleb(r);
 		break;
 	case DW_EH_PE_udata2:
-		v = rd_bytes(r, 2);
+		v = sp_dwarf_rd_fixed(r, 2);
 		break;
 	case DW_EH_PE_sdata2:
-		v = (uint64_t)(int64_t)(int16_t)rd_bytes(r, 2);
+		v = (uint64_t)(int64_t)(int16_t)sp_dwarf_rd_fixed(r, 2);
 		break;
 	case DW_EH_PE_udata4:
-		v = rd_bytes(r, 4);
+		v = sp_dwarf_rd_fixed(r, 4);
 		break;
 	case DW_EH_PE_sdata4:
-		v = (uint64_t)(int64_t)(int32_t)rd_bytes(r, 4);
+		v = (uint64_t)(int64_t)(int32_t)sp_dwarf_rd_fixed(r, 4);
 		break;
 	default:
 		r->bad = 1;
@@ -182,16 +132,6 @@ static uint64_t rd_encoded(struct rd *r, uint8_t enc)
 	else if ((enc & 0x70) != 0)
 		r->bad = 1;
 	return v;
-}
-
-static void rd_skip(struct rd *r, uint64_t len)
-{
-	if ((uint64_t)(r->end - r->p) < len) {
-		r->bad = 1;
-		r->p = r->end;
-		return;
-	}
-	r->p += len;
 }
 
 /* End of o's PT_LOAD segment holding [addr, addr + len), or NULL.  Every
@@ -210,11 +150,12 @@ static const uint8_t *seg_end(const struct sp_object *o, uintptr_t addr,
 /* A length-prefixed .eh_frame record at addr, copied into buf (cap
  * bytes) before it is parsed: the object may be dlclose'd at any instant,
  * and sp_maps_read fails instead of faulting.  *body = the copy of its
- * contents after the length field (bias maps it back to the object).
+ * contents after the length field (*bias maps it back to the object).
  * Returns 0, or -1 if it is a terminator, overruns, does not fit buf or
  * is gone. */
 static int read_record(const struct sp_object *o, uintptr_t addr,
-                       struct rd *body, uint8_t *buf, size_t cap)
+                       struct sp_dwarf_reader *body, uintptr_t *bias,
+                       uint8_t *buf, size_t cap)
 {
 	const uint8_t *end = seg_end(o, addr, 4);
 	uint32_t len32;
@@ -232,10 +173,8 @@ static int read_record(const struct sp_object *o, uintptr_t addr,
 	if (len == 0 || len > (uint64_t)((uintptr_t)end - start) || len > cap ||
 	    sp_maps_read(start, buf, (size_t)len))
 		return -1;
-	body->p = buf;
-	body->end = buf + len;
-	body->bad = 0;
-	body->bias = start - (uintptr_t)buf;
+	*body = (struct sp_dwarf_reader){buf, buf + len, 0};
+	*bias = start - (uintptr_t)buf;
 	return 0;
 }
 
@@ -253,56 +192,55 @@ struct cie {
 	uint8_t fde_enc;
 	int has_z;
 	int signal;
-	struct rd insn;
+	struct sp_dwarf_reader insn;
+	uintptr_t insn_bias;  /* of insn's copy, for rd_encoded */
 };
 
 static int parse_cie(const struct sp_object *o, uintptr_t addr,
                      struct cie *cie, uint8_t *buf)
 {
-	struct rd r;
+	struct sp_dwarf_reader r;
+	uintptr_t bias;
 	const char *aug;
-	const uint8_t *nul;
 	uint8_t version;
 
-	if (read_record(o, addr, &r, buf, SP_EH_RECORD_MAX) ||
-	    rd_bytes(&r, 4) != 0 || r.bad)
+	if (read_record(o, addr, &r, &bias, buf, SP_EH_RECORD_MAX) ||
+	    sp_dwarf_rd_fixed(&r, 4) != 0 || r.bad)
 		return -1; /* not a CIE (.eh_frame CIE id is 0) */
-	version = (uint8_t)rd_bytes(&r, 1);
+	version = rd_u8(&r);
 	if (r.bad || (version != 1 && version != 3 && version != 4))
 		return -1;
-	aug = (const char *)r.p;
-	nul = memchr(r.p, 0, (size_t)(r.end - r.p));
-	if (!nul)
+	aug = sp_dwarf_rd_cstr(&r);
+	if (!aug)
 		return -1;
-	r.p = nul + 1;
-	if (version == 4 && (rd_bytes(&r, 1) != 8 || rd_bytes(&r, 1) != 0))
+	if (version == 4 && (rd_u8(&r) != 8 || rd_u8(&r) != 0))
 		return -1; /* address_size, segment_selector_size */
 	memset(cie, 0, sizeof(*cie));
-	cie->code_align = rd_uleb(&r);
-	cie->data_align = rd_sleb(&r);
-	cie->ra_reg = version == 1 ? rd_bytes(&r, 1) : rd_uleb(&r);
+	cie->code_align = sp_dwarf_rd_uleb(&r);
+	cie->data_align = sp_dwarf_rd_sleb(&r);
+	cie->ra_reg = version == 1 ? rd_u8(&r) : sp_dwarf_rd_uleb(&r);
 	cie->fde_enc = DW_EH_PE_absptr;
 	if (aug[0] == 'z') {
-		uint64_t alen = rd_uleb(&r);
-		struct rd a = {r.p, r.p, 0, r.bias};
+		uint64_t alen = sp_dwarf_rd_uleb(&r);
+		struct sp_dwarf_reader a = {r.p, r.p, 0};
 
-		rd_skip(&r, alen);
+		sp_dwarf_skip(&r, alen);
 		a.end = r.p;
 		cie->has_z = 1;
 		for (const char *ch = aug + 1; *ch && !a.bad; ch++) {
 			uint8_t penc;
 			switch (*ch) {
 			case 'R':
-				cie->fde_enc = (uint8_t)rd_bytes(&a, 1);
+				cie->fde_enc = rd_u8(&a);
 				break;
 			case 'P': /* personality: skip it */
-				penc = (uint8_t)rd_bytes(&a, 1);
+				penc = rd_u8(&a);
 				if ((penc & 0x70) == DW_EH_PE_aligned)
 					return -1;
-				rd_encoded(&a, penc & 0x0f);
+				rd_encoded(&a, bias, penc & 0x0f);
 				break;
 			case 'L':
-				rd_bytes(&a, 1);
+				rd_u8(&a);
 				break;
 			case 'S':
 				cie->signal = 1;
@@ -319,6 +257,7 @@ static int parse_cie(const struct sp_object *o, uintptr_t addr,
 	if (r.bad || cie->code_align == 0)
 		return -1;
 	cie->insn = r;
+	cie->insn_bias = bias;
 	return 0;
 }
 
@@ -377,13 +316,14 @@ static void restore_rule(struct row *row, const struct row *init,
 }
 
 /*
- * Run the call-frame program in r on row, from location loc, up to and
- * including the instructions that take effect at pc (a row's rules hold
- * for loc <= pc < the next advance).  init is the row after the CIE's
- * initial instructions, for DW_CFA_restore.  Returns 0, or -1 on a bad or
- * unknown instruction.
+ * Run the call-frame program in r (bias: of its copy) on row, from
+ * location loc, up to and including the instructions that take effect at
+ * pc (a row's rules hold for loc <= pc < the next advance).  init is the
+ * row after the CIE's initial instructions, for DW_CFA_restore.  Returns
+ * 0, or -1 on a bad or unknown instruction.
  */
-static int run_program(struct rd *r, const struct cie *cie,
+static int run_program(struct sp_dwarf_reader *r, uintptr_t bias,
+                       const struct cie *cie,
                        const struct row *init, uint64_t loc, uint64_t pc,
                        struct row *row)
 {
@@ -393,7 +333,7 @@ static int run_program(struct rd *r, const struct cie *cie,
 	int64_t s;
 
 	while (r->p < r->end && !r->bad) {
-		uint8_t op = (uint8_t)rd_bytes(r, 1);
+		uint8_t op = rd_u8(r);
 		uint64_t delta = 0;
 
 		switch (op & 0xc0) {
@@ -401,7 +341,7 @@ static int run_program(struct rd *r, const struct cie *cie,
 			delta = op & 0x3f;
 			goto advance;
 		case DW_CFA_offset:
-			u = rd_uleb(r);
+			u = sp_dwarf_rd_uleb(r);
 			set_rule(row, cie, op & 0x3f, R_OFFSET,
 			         (int64_t)(u * (uint64_t)cie->data_align));
 			continue;
@@ -413,65 +353,65 @@ static int run_program(struct rd *r, const struct cie *cie,
 		case DW_CFA_nop:
 			break;
 		case DW_CFA_set_loc:
-			loc = rd_encoded(r, cie->fde_enc);
+			loc = rd_encoded(r, bias, cie->fde_enc);
 			if (!r->bad && loc > pc)
 				return 0;
 			break;
 		case DW_CFA_advance_loc1:
-			delta = rd_bytes(r, 1);
+			delta = rd_u8(r);
 			goto advance;
 		case DW_CFA_advance_loc2:
-			delta = rd_bytes(r, 2);
+			delta = sp_dwarf_rd_fixed(r, 2);
 			goto advance;
 		case DW_CFA_advance_loc4:
-			delta = rd_bytes(r, 4);
+			delta = sp_dwarf_rd_fixed(r, 4);
 			goto advance;
 		case DW_CFA_offset_extended:
-			reg = rd_uleb(r);
-			u = rd_uleb(r);
+			reg = sp_dwarf_rd_uleb(r);
+			u = sp_dwarf_rd_uleb(r);
 			set_rule(row, cie, reg, R_OFFSET,
 			         (int64_t)(u * (uint64_t)cie->data_align));
 			break;
 		case DW_CFA_offset_extended_sf:
-			reg = rd_uleb(r);
-			s = rd_sleb(r);
+			reg = sp_dwarf_rd_uleb(r);
+			s = sp_dwarf_rd_sleb(r);
 			set_rule(row, cie, reg, R_OFFSET,
 			         (int64_t)((uint64_t)s * (uint64_t)cie->data_align));
 			break;
 		case DW_CFA_GNU_negative_offset_extended:
-			reg = rd_uleb(r);
-			u = rd_uleb(r);
+			reg = sp_dwarf_rd_uleb(r);
+			u = sp_dwarf_rd_uleb(r);
 			set_rule(row, cie, reg, R_OFFSET,
 			         -(int64_t)(u * (uint64_t)cie->data_align));
 			break;
 		case DW_CFA_restore_extended:
-			restore_rule(row, init, cie, rd_uleb(r));
+			restore_rule(row, init, cie, sp_dwarf_rd_uleb(r));
 			break;
 		case DW_CFA_undefined:
-			set_rule(row, cie, rd_uleb(r), R_UNDEF, 0);
+			set_rule(row, cie, sp_dwarf_rd_uleb(r), R_UNDEF, 0);
 			break;
 		case DW_CFA_same_value:
-			set_rule(row, cie, rd_uleb(r), R_SAME, 0);
+			set_rule(row, cie, sp_dwarf_rd_uleb(r), R_SAME, 0);
 			break;
 		case DW_CFA_register:
-			reg = rd_uleb(r);
-			rd_uleb(r);
+			reg = sp_dwarf_rd_uleb(r);
+			sp_dwarf_rd_uleb(r);
 			set_rule(row, cie, reg, R_OTHER, 0);
 			break;
 		case DW_CFA_val_offset:
-			reg = rd_uleb(r);
-			rd_uleb(r);
+			reg = sp_dwarf_rd_uleb(r);
+			sp_dwarf_rd_uleb(r);
 			set_rule(row, cie, reg, R_OTHER, 0);
 			break;
 		case DW_CFA_val_offset_sf:
-			reg = rd_uleb(r);
-			rd_sleb(r);
+			reg = sp_dwarf_rd_uleb(r);
+			sp_dwarf_rd_sleb(r);
 			set_rule(row, cie, reg, R_OTHER, 0);
 			break;
 		case DW_CFA_expression:
 		case DW_CFA_val_expression:
-			reg = rd_uleb(r);
-			rd_skip(r, rd_uleb(r));
+			reg = sp_dwarf_rd_uleb(r);
+			sp_dwarf_skip(r, sp_dwarf_rd_uleb(r));
 			set_rule(row, cie, reg, R_OTHER, 0);
 			break;
 		case DW_CFA_remember_state:
@@ -486,38 +426,38 @@ static int run_program(struct rd *r, const struct cie *cie,
 			*row = stack[--depth];
 			break;
 		case DW_CFA_def_cfa:
-			row->cfa_reg = rd_uleb(r);
-			row->cfa_off = (int64_t)rd_uleb(r);
+			row->cfa_reg = sp_dwarf_rd_uleb(r);
+			row->cfa_off = (int64_t)sp_dwarf_rd_uleb(r);
 			row->cfa_defined = 1;
 			row->cfa_expr = 0;
 			break;
 		case DW_CFA_def_cfa_sf:
-			row->cfa_reg = rd_uleb(r);
-			row->cfa_off = (int64_t)((uint64_t)rd_sleb(r) *
+			row->cfa_reg = sp_dwarf_rd_uleb(r);
+			row->cfa_off = (int64_t)((uint64_t)sp_dwarf_rd_sleb(r) *
 			                         (uint64_t)cie->data_align);
 			row->cfa_defined = 1;
 			row->cfa_expr = 0;
 			break;
 		case DW_CFA_def_cfa_register:
-			row->cfa_reg = rd_uleb(r);
+			row->cfa_reg = sp_dwarf_rd_uleb(r);
 			row->cfa_expr = 0;
 			break;
 		case DW_CFA_def_cfa_offset:
-			row->cfa_off = (int64_t)rd_uleb(r);
+			row->cfa_off = (int64_t)sp_dwarf_rd_uleb(r);
 			break;
 		case DW_CFA_def_cfa_offset_sf:
-			row->cfa_off = (int64_t)((uint64_t)rd_sleb(r) *
+			row->cfa_off = (int64_t)((uint64_t)sp_dwarf_rd_sleb(r) *
 			                         (uint64_t)cie->data_align);
 			break;
 		case DW_CFA_def_cfa_expression:
-			row->expr_len = rd_uleb(r);
+			row->expr_len = sp_dwarf_rd_uleb(r);
 			row->expr = r->p;
-			rd_skip(r, row->expr_len);
+			sp_dwarf_skip(r, row->expr_len);
 			row->cfa_defined = 1;
 			row->cfa_expr = 1;
 			break;
 		case DW_CFA_GNU_args_size:
-			rd_uleb(r);
+			sp_dwarf_rd_uleb(r);
 			break;
 		default:
 			return -1;
@@ -597,20 +537,20 @@ static uintptr_t find_fde(const struct sp_object *o, uint64_t pc)
  */
 static int cfa_expression(struct row *row, uint64_t pc, struct sp_eh_rule *ru)
 {
-	struct rd r = {row->expr, row->expr + row->expr_len, 0, 0};
-	uint8_t op = (uint8_t)rd_bytes(&r, 1);
+	struct sp_dwarf_reader r = {row->expr, row->expr + row->expr_len, 0};
+	uint8_t op = rd_u8(&r);
 	uint64_t reg = (uint64_t)op - DW_OP_breg0, m;
-	int64_t k = rd_sleb(&r), b;
+	int64_t k = sp_dwarf_rd_sleb(&r), b;
 	uint8_t n;
 
 	if (r.bad || op < DW_OP_breg0 ||
 	    (reg != DW_REG_RSP && reg != DW_REG_RBP))
 		return -1;
-	op = (uint8_t)rd_bytes(&r, 1);
+	op = rd_u8(&r);
 	if (op == DW_OP_deref) {
-		if (rd_bytes(&r, 1) != DW_OP_plus_uconst)
+		if (rd_u8(&r) != DW_OP_plus_uconst)
 			return -1;
-		m = rd_uleb(&r);
+		m = sp_dwarf_rd_uleb(&r);
 		if (r.bad || r.p != r.end || m > UINT8_MAX)
 			return -1;
 		row->cfa_reg = reg;
@@ -621,13 +561,13 @@ static int cfa_expression(struct row *row, uint64_t pc, struct sp_eh_rule *ru)
 	}
 	if (reg != DW_REG_RSP || op != DW_OP_breg0 + DW_REG_RA)
 		return -1;
-	b = rd_sleb(&r);
-	if (rd_bytes(&r, 1) != DW_OP_lit0 + 15 || rd_bytes(&r, 1) != DW_OP_and)
+	b = sp_dwarf_rd_sleb(&r);
+	if (rd_u8(&r) != DW_OP_lit0 + 15 || rd_u8(&r) != DW_OP_and)
 		return -1;
-	n = (uint8_t)rd_bytes(&r, 1);
+	n = rd_u8(&r);
 	if (n < DW_OP_lit0 || n > DW_OP_lit31 ||
-	    rd_bytes(&r, 1) != DW_OP_ge || rd_bytes(&r, 1) != DW_OP_lit0 + 3 ||
-	    rd_bytes(&r, 1) != DW_OP_shl || rd_bytes(&r, 1) != DW_OP_plus ||
+	    rd_u8(&r) != DW_OP_ge || rd_u8(&r) != DW_OP_lit0 + 3 ||
+	    rd_u8(&r) != DW_OP_shl || rd_u8(&r) != DW_OP_plus ||
 	    r.bad || r.p != r.end)
 		return -1;
 	row->cfa_reg = DW_REG_RSP;
@@ -652,10 +592,10 @@ void sp_eh_frame_compute(struct sp_maps *maps, uint64_t pc,
                          struct sp_eh_rule *ru)
 {
 	const struct sp_object *o = sp_maps_find(maps, pc);
-	struct rd fde, prog;
+	struct sp_dwarf_reader fde, prog;
 	struct cie cie;
 	struct row none, init, row;
-	uintptr_t fde_addr, cie_field;
+	uintptr_t fde_addr, fde_bias, cie_field;
 	const struct reg_rule *ra, *bp;
 	uint64_t id, pc_begin, pc_range;
 	/* Copies of the FDE and its CIE: the parsed rows point into them. */
@@ -668,22 +608,23 @@ void sp_eh_frame_compute(struct sp_maps *maps, uint64_t pc,
 		return;
 	}
 	if (!(fde_addr = find_fde(o, pc)) ||
-	    read_record(o, fde_addr, &fde, fde_buf, sizeof(fde_buf))) {
+	    read_record(o, fde_addr, &fde, &fde_bias, fde_buf,
+	                sizeof(fde_buf))) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
 	}
-	cie_field = (uintptr_t)fde.p + fde.bias;
-	id = rd_bytes(&fde, 4);
+	cie_field = (uintptr_t)fde.p + fde_bias;
+	id = sp_dwarf_rd_fixed(&fde, 4);
 	/* The CIE pointer counts back from its own field (LSB 10.6.1.1). */
 	if (fde.bad || id == 0 || id > cie_field ||
 	    parse_cie(o, cie_field - id, &cie, cie_buf)) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
 	}
-	pc_begin = rd_encoded(&fde, cie.fde_enc);
-	pc_range = rd_encoded(&fde, cie.fde_enc & 0x0f);
+	pc_begin = rd_encoded(&fde, fde_bias, cie.fde_enc);
+	pc_range = rd_encoded(&fde, fde_bias, cie.fde_enc & 0x0f);
 	if (cie.has_z)
-		rd_skip(&fde, rd_uleb(&fde));
+		sp_dwarf_skip(&fde, sp_dwarf_rd_uleb(&fde));
 	if (fde.bad || pc < pc_begin || pc - pc_begin >= pc_range) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
@@ -695,12 +636,13 @@ void sp_eh_frame_compute(struct sp_maps *maps, uint64_t pc,
 	memset(&none, 0, sizeof(none)); /* every register: same value */
 	init = none;
 	prog = cie.insn;
-	if (run_program(&prog, &cie, &none, 0, UINT64_MAX, &init)) {
+	if (run_program(&prog, cie.insn_bias, &cie, &none, 0, UINT64_MAX,
+	                &init)) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
 	}
 	row = init;
-	if (run_program(&fde, &cie, &init, pc_begin, pc, &row)) {
+	if (run_program(&fde, fde_bias, &cie, &init, pc_begin, pc, &row)) {
 		fail(ru, SP_CFI_NOINFO);
 		return;
 	}
