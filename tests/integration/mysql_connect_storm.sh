@@ -64,133 +64,26 @@ if [ -z "$MYSQL_CONNECT_STORM" ] || [ ! -x "$MYSQL_CONNECT_STORM" ]; then
 	die "mysql_connect_storm not found (set BUILDDIR or" \
 	    "MYSQL_CONNECT_STORM)"
 fi
-for tool in mariadbd mariadb-install-db mariadb openssl timeout; do
-	command -v "$tool" >/dev/null 2>&1 ||
-		skip "$tool not installed (Debian: mariadb-server," \
-		     "mariadb-client, openssl)"
-done
+# shellcheck source=tests/integration/mariadb_lib.sh
+. "$here/mariadb_lib.sh"
+mariadb_need_tools
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/stillprof-storm.XXXXXX") || exit 99
-SOCK=$TMP/mariadbd.sock
-server_pid=
-
-stop_server() {
-	[ -n "$server_pid" ] || return 0
-	if kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null
-		i=0
-		while kill -0 "$server_pid" 2>/dev/null && [ $i -lt 30 ]; do
-			sleep 1
-			i=$((i + 1))
-		done
-		if kill -0 "$server_pid" 2>/dev/null; then
-			echo "NOTE: mariadbd $server_pid ignored SIGTERM;" \
-			     "SIGKILL"
-			kill -KILL "$server_pid" 2>/dev/null
-		fi
-	fi
-	wait "$server_pid" 2>/dev/null
-	server_pid=
-}
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-	stop_server
+	mariadb_stop
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# sql STATEMENTS: run them as root over the unix socket; tab-separated
-# output without column names.
-sql() {
-	bounded 30 mariadb --no-defaults --socket="$SOCK" --user=root \
-		--batch --skip-column-names -e "$1"
-}
-
 # ---- the server ---------------------------------------------------------------
 
-as_root=
-[ "$(id -u)" -eq 0 ] && as_root=--user=root
-
-bounded 120 mariadb-install-db --no-defaults $as_root \
-	--datadir="$TMP/data" --auth-root-authentication-method=normal \
-	--skip-test-db --skip-name-resolve >"$TMP/install.log" 2>&1 || {
-	tail -20 "$TMP/install.log"
-	die "mariadb-install-db failed"
-}
-
-# A throwaway CA and a server certificate signed by it.
-(
-	cd "$TMP" &&
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-		-subj /CN=stillprof-test-ca -keyout ca-key.pem -out ca.pem &&
-	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
-		-keyout server-key.pem -out server.csr &&
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem \
-		-CAcreateserial -days 2 -out server-cert.pem
-) >"$TMP/openssl.log" 2>&1 || {
-	cat "$TMP/openssl.log"
-	die "openssl could not make the test certificates"
-}
-
-# start_server PORT: start mariadbd and wait (bounded) until it answers.
-# Returns 0 when ready, 2 when the port was taken, 1 on other failures.
-start_server() {
-	: >"$TMP/error.log"
-	# Name resolution stays on (the host cache and host blocking need
-	# it); RES_OPTIONS bounds a reverse lookup of the client address.
-	RES_OPTIONS="timeout:1 attempts:1" mariadbd --no-defaults $as_root \
-		--datadir="$TMP/data" --socket="$SOCK" \
-		--pid-file="$TMP/mariadbd.pid" --tmpdir="$TMP" \
-		--log-error="$TMP/error.log" \
-		--port="$1" --bind-address=127.0.0.1 \
-		--performance-schema=ON --max-connect-errors=10 \
-		--host-cache-size=128 --max-connections=200 \
-		--connect-timeout=10 \
-		--ssl-ca="$TMP/ca.pem" --ssl-cert="$TMP/server-cert.pem" \
-		--ssl-key="$TMP/server-key.pem" \
-		>"$TMP/mariadbd.out" 2>&1 &
-	server_pid=$!
-	i=0
-	while [ $i -lt 30 ]; do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			wait "$server_pid" 2>/dev/null
-			server_pid=
-			grep -q 'already in use' "$TMP/error.log" && return 2
-			return 1
-		fi
-		if [ -S "$SOCK" ] && sql "SELECT 1" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-attempt=0
-while :; do
-	attempt=$((attempt + 1))
-	# A random unprivileged port; retried if it is taken.
-	rnd=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-	PORT=$((20000 + rnd % 40000))
-	start_server "$PORT"
-	rc=$?
-	[ $rc -eq 0 ] && break
-	if [ $rc -ne 2 ] || [ $attempt -ge 5 ]; then
-		tail -30 "$TMP/error.log"
-		stop_server
-		die "mariadbd did not start (port $PORT)"
-	fi
-done
-echo "mariadbd pid $server_pid on 127.0.0.1:$PORT" \
-     "($(sql 'SELECT VERSION()'))"
-
+mariadb_setup
+mariadb_start
 PASSWORD="storm-$$"
-sql "CREATE USER 'storm'@'%' IDENTIFIED VIA mysql_native_password
-	USING PASSWORD('$PASSWORD') REQUIRE SSL" ||
-	die "could not create the test user"
+mariadb_storm_user "$PASSWORD"
 
 storm() {
 	# storm OUT [ARGS...]: run the client, its output into OUT.
@@ -205,17 +98,6 @@ storm() {
 result() {
 	awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) {
 		print $(i + 1); exit } }' "$2"
-}
-
-# host_errors: the host cache's error counts for the client address:
-# connect (the sum), handshake, TLS, host blocked; -1s if the query fails.
-host_errors() {
-	sql "SELECT IFNULL(SUM(SUM_CONNECT_ERRORS), 0),
-		IFNULL(SUM(COUNT_HANDSHAKE_ERRORS), 0),
-		IFNULL(SUM(COUNT_SSL_ERRORS), 0),
-		IFNULL(SUM(COUNT_HOST_BLOCKED_ERRORS), 0)
-	     FROM performance_schema.host_cache WHERE IP = '$SOURCE_IP'" ||
-		echo "-1 -1 -1 -1"
 }
 
 aborted_connects() {
@@ -259,7 +141,7 @@ storm "$TMP/base.out" "$MYSQL_CONNECT_STORM" --threads $THREADS \
 rc=$?
 show_run baseline "$TMP/base.out"
 # shellcheck disable=SC2046 # four numbers
-set -- $(host_errors)
+set -- $(host_errors "$SOURCE_IP")
 echo "  baseline server: connect_errors $1 handshake_errors $2" \
      "ssl_errors $3 host_blocked_errors $4"
 failures=$(result failures "$TMP/base.out")
@@ -280,7 +162,7 @@ storm "$TMP/incident.out" "$MYSQL_CONNECT_STORM" --processes $THREADS \
 rc=$?
 show_run incident "$TMP/incident.out"
 # shellcheck disable=SC2046 # four numbers
-set -- $(host_errors)
+set -- $(host_errors "$SOURCE_IP")
 echo "  incident server: connect_errors $1 handshake_errors $2" \
      "ssl_errors $3 host_blocked_errors $4"
 failures=$(result failures "$TMP/incident.out")
@@ -322,7 +204,7 @@ storm "$TMP/wall.out" "$STILLPROF" record --mode wall --interval 1000 \
 rc=$?
 show_run stillprof "$TMP/wall.out"
 # shellcheck disable=SC2046 # four numbers
-set -- $(host_errors)
+set -- $(host_errors "$SOURCE_IP")
 aborted=$(($(aborted_connects) - aborted_before))
 echo "  stillprof server: connect_errors $1 handshake_errors $2" \
      "ssl_errors $3 host_blocked_errors $4 aborted_connects +$aborted"

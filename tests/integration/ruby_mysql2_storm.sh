@@ -5,8 +5,8 @@
 # same script and its figures printed (EINTR > 0 expected, not required).
 #
 # The script starts its own mariadbd on 127.0.0.1 (private datadir, TLS
-# with a throwaway CA, max_connect_errors=10, host cache on; same setup as
-# mysql_connect_storm.sh) and stops it by pid.  An LD_PRELOAD shim
+# with a throwaway CA, max_connect_errors=10, host cache on: mariadb_lib.sh,
+# shared with mysql_connect_storm.sh) and stops it by pid.  An LD_PRELOAD shim
 # (tests/ruby/storm/eintr_count.c, compiled here) counts EINTR returns of
 # poll/ppoll/select/pselect/connect/recv/recvfrom/read in the Ruby process
 # and binds the client side to 127.0.0.2, so the host cache sees it.
@@ -20,35 +20,18 @@ skip() { echo "SKIP: $*"; exit 77; }
 die() { echo "ERROR: $*"; exit 99; }
 bounded() { secs=$1; shift; timeout -k 5 "$secs" "$@"; }
 
-for tool in ruby mariadbd mariadb-install-db mariadb openssl timeout; do
-	command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed"
-done
+# shellcheck source=tests/integration/mariadb_lib.sh
+. "$SRCDIR/tests/integration/mariadb_lib.sh"
+command -v ruby >/dev/null 2>&1 || skip "ruby not installed"
+mariadb_need_tools
 ruby -rmysql2 -e1 2>/dev/null || skip "ruby-mysql2 not installed"
 ruby -rmkmf -e 'exit(File.exist?(File.join(RbConfig::CONFIG["rubyhdrdir"], "ruby.h")))' \
 	2>/dev/null || skip "ruby-dev not installed"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/stillprof-rstorm.XXXXXX") || exit 99
-SOCK=$TMP/mariadbd.sock
-server_pid=
-stop_server() {
-	[ -n "$server_pid" ] || return 0
-	kill -TERM "$server_pid" 2>/dev/null
-	i=0
-	while kill -0 "$server_pid" 2>/dev/null && [ $i -lt 30 ]; do
-		sleep 1
-		i=$((i + 1))
-	done
-	kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid"
-	wait "$server_pid" 2>/dev/null
-	server_pid=
-}
-cleanup() { stop_server; rm -rf "$TMP"; }
+cleanup() { mariadb_stop; rm -rf "$TMP"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-sql() {
-	bounded 30 mariadb --no-defaults --socket="$SOCK" --user=root \
-		--batch --skip-column-names -e "$1"
-}
 
 # --- the extension and the shim ---
 STILLPROF_RUBY_BUILD=$TMP/ext STILLPROF_RUBY_LIBOUT=$TMP/lib \
@@ -57,74 +40,10 @@ ${CC:-cc} -O2 -shared -fPIC -o "$TMP/eintr_count.so" \
 	"$SRCDIR/tests/ruby/storm/eintr_count.c" -ldl || die "shim build failed"
 
 # --- the server ---
-as_root=
-[ "$(id -u)" -eq 0 ] && as_root=--user=root
-bounded 120 mariadb-install-db --no-defaults $as_root --datadir="$TMP/data" \
-	--auth-root-authentication-method=normal --skip-test-db \
-	--skip-name-resolve >"$TMP/install.log" 2>&1 ||
-	{ tail -20 "$TMP/install.log"; die "mariadb-install-db failed"; }
-(
-	cd "$TMP" &&
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-		-subj /CN=stillprof-test-ca -keyout ca-key.pem -out ca.pem &&
-	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
-		-keyout server-key.pem -out server.csr &&
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem \
-		-CAcreateserial -days 2 -out server-cert.pem
-) >"$TMP/openssl.log" 2>&1 || die "openssl could not make certificates"
-
-start_server() {
-	: >"$TMP/error.log"
-	RES_OPTIONS="timeout:1 attempts:1" mariadbd --no-defaults $as_root \
-		--datadir="$TMP/data" --socket="$SOCK" \
-		--pid-file="$TMP/mariadbd.pid" --tmpdir="$TMP" \
-		--log-error="$TMP/error.log" --port="$1" \
-		--bind-address=127.0.0.1 --performance-schema=ON \
-		--max-connect-errors=10 --host-cache-size=128 \
-		--max-connections=200 --connect-timeout=10 \
-		--ssl-ca="$TMP/ca.pem" --ssl-cert="$TMP/server-cert.pem" \
-		--ssl-key="$TMP/server-key.pem" >"$TMP/mariadbd.out" 2>&1 &
-	server_pid=$!
-	i=0
-	while [ $i -lt 30 ]; do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			wait "$server_pid" 2>/dev/null
-			server_pid=
-			grep -q 'already in use' "$TMP/error.log" && return 2
-			return 1
-		fi
-		[ -S "$SOCK" ] && sql "SELECT 1" >/dev/null 2>&1 && return 0
-		sleep 1
-		i=$((i + 1))
-	done
-	return 1
-}
-attempt=0
-while :; do
-	attempt=$((attempt + 1))
-	rnd=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-	PORT=$((20000 + rnd % 40000))
-	start_server "$PORT"
-	rc=$?
-	[ $rc -eq 0 ] && break
-	if [ $rc -ne 2 ] || [ $attempt -ge 5 ]; then
-		tail -30 "$TMP/error.log"
-		die "mariadbd did not start"
-	fi
-done
-echo "mariadbd pid $server_pid on 127.0.0.1:$PORT ($(sql 'SELECT VERSION()'))"
+mariadb_setup
+mariadb_start
 PASSWORD="storm-$$"
-sql "CREATE USER 'storm'@'%' IDENTIFIED VIA mysql_native_password
-	USING PASSWORD('$PASSWORD') REQUIRE SSL" || die "could not create the user"
-
-host_errors() {
-	sql "SELECT IFNULL(SUM(SUM_CONNECT_ERRORS), 0),
-		IFNULL(SUM(COUNT_HANDSHAKE_ERRORS), 0),
-		IFNULL(SUM(COUNT_SSL_ERRORS), 0),
-		IFNULL(SUM(COUNT_HOST_BLOCKED_ERRORS), 0)
-	     FROM performance_schema.host_cache WHERE IP = '$SOURCE_IP'" ||
-		echo "-1 -1 -1 -1"
-}
+mariadb_storm_user "$PASSWORD"
 
 # run PROFILER: one storm; prints its figures into $TMP/PROFILER.out
 run() {
@@ -139,7 +58,8 @@ run() {
 	[ -n "$STRACE" ] && restarts=$(grep -c 'EINTR\|ERESTART' "$TMP/strace")
 	echo "  $1: $(cat "$TMP/$1.out") $(cat "$TMP/$1.eintr" 2>/dev/null)" \
 	     "strace_interrupted $restarts" \
-	     "host_cache(connect handshake ssl blocked) $(host_errors | tr '\t' ' ')"
+	     "host_cache(connect handshake ssl blocked)" \
+	     "$(host_errors "$SOURCE_IP" | tr '\t' ' ')"
 	head -3 "$TMP/$1.err" | sed "s/^/  $1 stderr: /"
 }
 
@@ -158,7 +78,7 @@ ok=$(val connects_ok "$TMP/stillprof.out")
 errs=$(val connect_errors "$TMP/stillprof.out")
 eintr=$(val eintr_total "$TMP/stillprof.eintr")
 samples=$(val samples "$TMP/stillprof.out")
-set -- $(host_errors)
+set -- $(host_errors "$SOURCE_IP")
 if [ "$ok" = 300 ] && [ "$errs" = 0 ]; then
 	pass "stillprof: 300/300 TLS connections, 0 client errors"
 else
