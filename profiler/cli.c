@@ -44,8 +44,8 @@ static void usage(FILE *f)
 	        "[--signal SIG]\n"
 	        "                        [--require-task-work] [--max-depth N] "
 	        "[--max-stacks N]\n"
-	        "                        [--max-samples N] -- COMMAND "
-	        "[ARGS...]\n"
+	        "                        [--max-samples N] [--max-threads N] "
+	        "-- COMMAND [ARGS...]\n"
 	        "       stillprof report FILE [--text] [--thread TID|NAME] "
 	        "[--limit N]\n"
 	        "       stillprof --version\n"
@@ -78,6 +78,10 @@ static void usage(FILE *f)
 	        "                     stack, distinct stacks, samples; "
 	        "0 = no bound): what they\n"
 	        "                     drop is counted in missed_samples\n"
+	        "         --max-threads  thread entries kept (default 16384, "
+	        "0 = no bound):\n"
+	        "                     threads past it share one \"(other "
+	        "threads)\" entry\n"
 	        "report   print a top table of a stackprof dump (Marshal or "
 	        "JSON, from\n"
 	        "         stillprof or the stackprof gem); --thread narrows "
@@ -291,7 +295,8 @@ static int cmd_record(int argc, char **argv)
 				         formats[0] ? "," : "", f);
 		} else if ((!strcmp(a, "--max-depth") ||
 		            !strcmp(a, "--max-stacks") ||
-		            !strcmp(a, "--max-samples")) && i + 1 < argc) {
+		            !strcmp(a, "--max-samples") ||
+		            !strcmp(a, "--max-threads")) && i + 1 < argc) {
 			/* --max-stacks -> STILLPROF_MAX_STACKS, for the
 			 * child through the environment. */
 			char var[32], *c;
