@@ -144,6 +144,10 @@ struct creator {
 	int light;              /* threads do no work (ceiling runs) */
 	size_t made;            /* lives this creator started */
 	pthread_t th;
+	/* The creator's own life: it is sampled too, and a creator that
+	 * finishes early may hand its tid to a churn thread. */
+	atomic_int tid;
+	uint64_t lo, hi;
 };
 
 static void join_life(struct life *l)
@@ -158,6 +162,8 @@ static void *creator_main(void *arg)
 	struct creator *c = arg;
 	size_t live_max = 64 / c->c ? 64 / c->c : 1;
 	size_t joined = 0; /* in this creator's own sequence */
+
+	atomic_store(&c->tid, (int)syscall(SYS_gettid));
 
 	for (size_t i = c->k; i < c->n; i += c->c) {
 		struct life *l = &c->lives[i];
@@ -186,10 +192,10 @@ static void *creator_main(void *arg)
 
 /* Run the churn with `nc` creators; returns the lives started (a prefix
  * of each creator's sequence). */
-static size_t run_churn(struct life *lives, size_t n, size_t nc,
-                        uint64_t period_ns, uint64_t deadline, uint64_t *t0)
+static size_t run_churn(struct creator *cr, struct life *lives, size_t n,
+                        size_t nc, uint64_t period_ns, uint64_t deadline,
+                        uint64_t *t0)
 {
-	struct creator cr[16];
 	size_t made = 0;
 
 	assert_true(nc >= 1 && nc <= 16);
@@ -200,11 +206,13 @@ static size_t run_churn(struct life *lives, size_t n, size_t nc,
 		                         .period_ns = period_ns,
 		                         .light = !period_ns,
 		                         .deadline = deadline};
+		cr[k].lo = sp_now_ns();
 		assert_int_equal(
 		    pthread_create(&cr[k].th, NULL, creator_main, &cr[k]), 0);
 	}
 	for (size_t k = 0; k < nc; k++) {
 		pthread_join(cr[k].th, NULL);
+		cr[k].hi = sp_now_ns();
 		made += cr[k].made;
 	}
 	return made;
@@ -216,13 +224,14 @@ static size_t run_churn(struct life *lives, size_t n, size_t nc,
 static double max_rate(size_t nc, unsigned ms, stillprof_session *s)
 {
 	size_t n = 200000, made;
+	struct creator cr[16];
 	struct life *lives = calloc(n, sizeof(*lives));
 	uint64_t t0, t1;
 
 	assert_non_null(lives);
 	if (s)
 		assert_int_equal(stillprof_session_start(s), 0);
-	made = run_churn(lives, n, nc, 0,
+	made = run_churn(cr, lives, n, nc, 0,
 	                 sp_now_ns() + (uint64_t)ms * 1000000u, &t0);
 	t1 = sp_now_ns();
 	if (s)
@@ -237,6 +246,7 @@ static void test_thread_churn_no_misattribution(void **state)
 	const char *cenv = getenv("STILLPROF_CHURN_CREATORS");
 	int secs = env && *env ? atoi(env) : 5;
 	size_t nc = cenv && *cenv ? (size_t)atoi(cenv) : 4;
+	struct creator cr[16];
 	size_t n = (size_t)secs * 1000, made;
 	struct life *lives;
 	struct stillprof_options o;
@@ -271,7 +281,7 @@ static void test_thread_churn_no_misattribution(void **state)
 		size_t un;
 
 		/* The paced churn below, unprofiled. */
-		un = run_churn(lives, n, nc, 1000000u, 0, &u0);
+		un = run_churn(cr, lives, n, nc, 1000000u, 0, &u0);
 		u1 = sp_now_ns();
 		printf("# paced, %zu creators, no profiler: %zu threads in "
 		       "%.2f s (%.0f/s)\n", nc, un, (double)(u1 - u0) / 1e9,
@@ -290,7 +300,7 @@ static void test_thread_churn_no_misattribution(void **state)
 	}
 	assert_int_equal(stillprof_session_start(s), 0);
 	/* One thread per millisecond over all creators. */
-	made = run_churn(lives, n, nc, 1000000u, 0, &t0);
+	made = run_churn(cr, lives, n, nc, 1000000u, 0, &t0);
 	assert_int_equal(made, n);
 	t_end = sp_now_ns();
 	assert_int_equal(stillprof_session_stop(s), 0);
@@ -312,6 +322,10 @@ static void test_thread_churn_no_misattribution(void **state)
 		pid_t tid = s->store->threads[sm->thread].tid;
 		int w = window_of(lives, order, n, tid, sm->t_ns);
 
+		for (size_t k = 0; k < nc && w != -2; k++)
+			if (atomic_load(&cr[k].tid) == tid &&
+			    sm->t_ns >= cr[k].lo && sm->t_ns <= cr[k].hi)
+				w = -2; /* a creator, not a churn thread */
 		if (w == -2)
 			continue; /* main thread, or not one of ours */
 		churn_samples++;
