@@ -358,7 +358,8 @@ static int cmd_record(int argc, char **argv)
 			}
 			setenv(var, argv[i], 1);
 		} else if ((k = ctl_flag(a)) >= 0) {
-			if (ctl_flags[k].has_arg && i + 1 >= argc) {
+			if (ctl_flags[k].has_arg &&
+			    (i + 1 >= argc || !strcmp(argv[i + 1], "--"))) {
 				fprintf(stderr, "stillprof: %s needs a value\n",
 				        a);
 				return 2;
