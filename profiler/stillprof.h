@@ -328,7 +328,8 @@ STILLPROF_API int stillprof_controls_start(
 /* Stop the controls: call after stillprof_session_stop and before
  * stillprof_session_free (the threads use the session).  Writes and
  * pushes the last period, stops the threads (bounded by the push
- * timeouts: 2 s connect, 5 s I/O per queued profile).  NULL is a no-op. */
+ * timeouts: 2 s connect, name lookup included, and 5 s I/O; the push
+ * thread gets at most 10 s in all).  NULL is a no-op. */
 STILLPROF_API void stillprof_controls_stop(stillprof_controls *c);
 
 /* Log callback; NULL restores the default (stderr when STILLPROF_LOG is set,
