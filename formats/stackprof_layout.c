@@ -240,7 +240,7 @@ static void emit_metadata(struct walk *w)
 	 * were and what every loss counter holds (dumps read back, and the
 	 * writers' tests, have none). */
 	int bounded = st->limits.max_stacks || st->limits.max_samples ||
-	              st->limits.max_depth;
+	              st->limits.max_depth || st->limits.max_threads;
 
 	HASH(w, (w->raw ? 11 : 10) + (bounded ? 2 : 0));
 	SYM(w, "stillprof_version");
@@ -268,15 +268,17 @@ static void emit_metadata(struct walk *w)
 	emit_threads(w);
 	if (bounded) {
 		SYM(w, "limits");
-		HASH(w, 3);
+		HASH(w, 4);
 		SYM(w, "max_depth");
 		UINT(w, st->limits.max_depth);
 		SYM(w, "max_stacks");
 		UINT(w, st->limits.max_stacks);
 		SYM(w, "max_samples");
 		UINT(w, st->limits.max_samples);
+		SYM(w, "max_threads");
+		UINT(w, st->limits.max_threads);
 		SYM(w, "dropped");
-		HASH(w, 5);
+		HASH(w, 6);
 		SYM(w, "lost_records");
 		UINT(w, in->lost_records);
 		SYM(w, "missed_ticks");
@@ -287,6 +289,8 @@ static void emit_metadata(struct walk *w)
 		UINT(w, in->dropped_sample_limit);
 		SYM(w, "truncated_stacks");
 		UINT(w, in->truncated_samples);
+		SYM(w, "thread_limit"); /* threads in "(other threads)" */
+		UINT(w, in->folded_threads);
 	}
 	if (w->raw) {
 		SYM(w, "raw_threads");

@@ -69,6 +69,7 @@ int stillprof_session_new(const struct stillprof_options *opts,
 	s->store->limits.max_stacks = o.max_stacks;
 	s->store->limits.max_samples = o.max_samples;
 	s->store->limits.max_depth = (uint32_t)o.max_depth;
+	s->store->limits.max_threads = o.max_threads;
 	*out = s;
 	return 0;
 nomem:
@@ -166,9 +167,10 @@ int stillprof_session_stop(stillprof_session *s)
 	s->running = 0;
 	sp_backend_describe(s, s->store);
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
-	s->store->info.lost_records = s->c.lost_records;
-	s->store->info.missed_ticks = s->c.missed_ticks;
-	s->store->info.missed_samples = missed_samples(s);
+	/* The store's loss counters (lost_records, missed_ticks,
+	 * missed_samples) are those of the segments it holds
+	 * (snapshot.c): the whole session, or in continuous mode the last
+	 * period only. */
 	return err;
 }
 

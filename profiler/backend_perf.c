@@ -372,6 +372,19 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			sp_perf_attach(d->s, (pid_t)tid);
 		break;
 	}
+	case PERF_RECORD_EXIT: {
+		uint32_t pid, tid;
+		if (p + 16 > end)
+			break;
+		memcpy(&pid, p, 4);
+		memcpy(&tid, p + 8, 4);
+		/* The thread itself has exited: the loop detaches it before
+		 * the off-CPU pass, which would otherwise charge a late tick
+		 * to a dead thread (the 30 s churn test caught two). */
+		if ((pid_t)pid == d->pid && (pid_t)tid == ts->tid)
+			ts->live = 0;
+		break;
+	}
 	case PERF_RECORD_LOST: {
 		uint64_t lost;
 		if (p + 16 > end)

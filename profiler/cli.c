@@ -3,7 +3,8 @@
  *
  *   stillprof record [--mode wall|cpu] [--interval US] [--out FILE]
  *                    [--raw|--no-raw] [--backend auto|perf|signal]
- *                    [--signal SIG] [--require-task-work] -- COMMAND [ARGS...]
+ *                    [--signal SIG] [--require-task-work] [bounds]
+ *                    [production controls] -- COMMAND [ARGS...]
  *
  * runs COMMAND with libstillprof_preload.so in LD_PRELOAD and the options
  * in STILLPROF_* variables, waits for it, prints what was recorded and
@@ -35,6 +36,23 @@
 #endif
 #define SP_PRELOAD_NAME "libstillprof_preload.so"
 
+/* Production-control flags: each sets its STILLPROF_* variable for the
+ * child (controls.c reads them) and is checked here first. */
+static const struct {
+	const char *flag, *var;
+	int has_arg;
+} ctl_flags[] = {
+	{"--control-signal", "STILLPROF_CONTROL_SIGNAL", 1},
+	{"--signal-action", "STILLPROF_SIGNAL_ACTION", 1},
+	{"--period", "STILLPROF_PERIOD", 1},
+	{"--keep", "STILLPROF_KEEP", 1},
+	{"--push-url", "STILLPROF_PUSH_URL", 1},
+	{"--app", "STILLPROF_APP", 1},
+	{"--labels", "STILLPROF_LABELS", 1},
+	{"--http", "STILLPROF_HTTP", 1},
+	{"--http-any-addr", "STILLPROF_HTTP_ANY_ADDR", 0},
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -44,8 +62,14 @@ static void usage(FILE *f)
 	        "[--signal SIG]\n"
 	        "                        [--require-task-work] [--max-depth N] "
 	        "[--max-stacks N]\n"
-	        "                        [--max-samples N] -- COMMAND "
-	        "[ARGS...]\n"
+	        "                        [--max-samples N] [--max-threads N]\n"
+	        "                        [--control-signal SIG] "
+	        "[--signal-action dump|toggle]\n"
+	        "                        [--period S] [--keep K] "
+	        "[--push-url URL] [--app NAME]\n"
+	        "                        [--labels k=v,...] [--http ADDR] "
+	        "[--http-any-addr]\n"
+	        "                        -- COMMAND [ARGS...]\n"
 	        "       stillprof report FILE [--text] [--thread TID|NAME] "
 	        "[--limit N]\n"
 	        "       stillprof --version\n"
@@ -78,10 +102,37 @@ static void usage(FILE *f)
 	        "                     stack, distinct stacks, samples; "
 	        "0 = no bound): what they\n"
 	        "                     drop is counted in missed_samples\n"
+	        "         --max-threads  thread entries kept (default 16384, "
+	        "0 = no bound):\n"
+	        "                     threads past it share one \"(other "
+	        "threads)\" entry\n"
+	        "         --control-signal  SIGUSR1, SIGUSR2 or SIGRTMIN+N: "
+	        "on it, --signal-action\n"
+	        "                     dump (default: write the profile so "
+	        "far) or toggle (pause)\n"
+	        "         --period    write a profile every S seconds (%%p "
+	        "pid, %%t time in --out);\n"
+	        "                     --keep K keeps the last K files\n"
+	        "         --push-url  POST each period as pprof to "
+	        "http://HOST:PORT/ingest\n"
+	        "                     (Pyroscope), named --app "
+	        "{--labels}\n"
+	        "         --http      serve /debug/pprof/profile on "
+	        "127.0.0.1:PORT, [::1]:PORT or\n"
+	        "                     unix:/PATH (--http-any-addr: allow "
+	        "other addresses)\n"
 	        "report   print a top table of a stackprof dump (Marshal or "
 	        "JSON, from\n"
 	        "         stillprof or the stackprof gem); --thread narrows "
 	        "to one thread\n");
+}
+
+static int ctl_flag(const char *a)
+{
+	for (int k = 0; k < (int)SP_ARRAY_LEN(ctl_flags); k++)
+		if (!strcmp(a, ctl_flags[k].flag))
+			return k;
+	return -1;
 }
 
 static int file_exists(const char *p)
@@ -250,7 +301,8 @@ static int cmd_record(int argc, char **argv)
 	char ld[2 * PATH_MAX], env_buf[PATH_MAX + 64], abs_out[PATH_MAX];
 	char cwd[PATH_MAX];
 	unsigned interval;
-	int mode, raw = 1, i, err, status, sfd, fmt, first_fmt = -1;
+	struct stillprof_control_options co;
+	int mode, raw = 1, i, k, err, status, sfd, fmt, first_fmt = -1;
 	char formats[256] = "";
 	pid_t pid;
 
@@ -291,7 +343,8 @@ static int cmd_record(int argc, char **argv)
 				         formats[0] ? "," : "", f);
 		} else if ((!strcmp(a, "--max-depth") ||
 		            !strcmp(a, "--max-stacks") ||
-		            !strcmp(a, "--max-samples")) && i + 1 < argc) {
+		            !strcmp(a, "--max-samples") ||
+		            !strcmp(a, "--max-threads")) && i + 1 < argc) {
 			/* --max-stacks -> STILLPROF_MAX_STACKS, for the
 			 * child through the environment. */
 			char var[32], *c;
@@ -304,6 +357,15 @@ static int cmd_record(int argc, char **argv)
 				return 2;
 			}
 			setenv(var, argv[i], 1);
+		} else if ((k = ctl_flag(a)) >= 0) {
+			if (ctl_flags[k].has_arg &&
+			    (i + 1 >= argc || !strcmp(argv[i + 1], "--"))) {
+				fprintf(stderr, "stillprof: %s needs a value\n",
+				        a);
+				return 2;
+			}
+			setenv(ctl_flags[k].var,
+			       ctl_flags[k].has_arg ? argv[++i] : "1", 1);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
@@ -333,6 +395,19 @@ static int cmd_record(int argc, char **argv)
 	}
 	if (out && !*out) {
 		fprintf(stderr, "stillprof: --out: empty file name\n");
+		return 2;
+	}
+	/* The control flags (and variables inherited from the caller) as
+	 * the child will read them. */
+	stillprof_control_options_init(&co);
+	if (stillprof_control_options_from_env(&co, why, sizeof(why))) {
+		const char *flag = "option";
+		for (k = 0; k < (int)SP_ARRAY_LEN(ctl_flags); k++)
+			if (!strncmp(why, ctl_flags[k].var,
+			             strlen(ctl_flags[k].var)) &&
+			    why[strlen(ctl_flags[k].var)] == '=')
+				flag = ctl_flags[k].flag;
+		fprintf(stderr, "stillprof: %s: %s\n", flag, why);
 		return 2;
 	}
 	stillprof_options_init(&chk);

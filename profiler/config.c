@@ -16,6 +16,7 @@
 /* Store indices are 32-bit; samples are bounded by address space. */
 #define SP_MAX_STACKS_LIMIT 4000000000ul
 #define SP_MAX_SAMPLES_LIMIT (1ul << 40)
+#define SP_MAX_THREADS_LIMIT 4000000000ul
 
 void stillprof_options_init(struct stillprof_options *o)
 {
@@ -31,6 +32,7 @@ void stillprof_options_init(struct stillprof_options *o)
 	o->require_task_work = 0;
 	o->max_stacks = STILLPROF_DEFAULT_MAX_STACKS;
 	o->max_samples = STILLPROF_DEFAULT_MAX_SAMPLES;
+	o->max_threads = STILLPROF_DEFAULT_MAX_THREADS;
 }
 
 static const char *const backend_names[] = {
@@ -239,6 +241,11 @@ int sp_options_from_lookup(struct stillprof_options *opts,
 		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
 		                 "STILLPROF_MAX_SAMPLES", v,
 		                 "0 (no bound) or a number of samples");
+	if ((v = get(ctx, "STILLPROF_MAX_THREADS")) && *v &&
+	    parse_range(v, 0, SP_MAX_THREADS_LIMIT, &o.max_threads))
+		return env_error(errbuf, errlen, STILLPROF_EBADOPTION,
+		                 "STILLPROF_MAX_THREADS", v,
+		                 "0 (no bound) or a number of threads");
 	if ((v = get(ctx, "STILLPROF_OUT")) && *v)
 		o.out = v;
 	if ((v = getenv("STILLPROF_BACKEND")) && *v &&
@@ -272,7 +279,7 @@ int stillprof_options_from_env(struct stillprof_options *opts, char *errbuf,
 }
 
 /* Check one of the bound variables (STILLPROF_MAX_DEPTH, _STACKS,
- * _SAMPLES) as the environment parser would: the CLI uses it to refuse a
+ * _SAMPLES, _THREADS) as the environment parser would: the CLI uses it to refuse a
  * bad flag before it runs anything. */
 int sp_check_limit_option(const char *var, const char *val, char *errbuf,
                           size_t errlen)
@@ -287,6 +294,9 @@ int sp_check_limit_option(const char *var, const char *val, char *errbuf,
 	} else if (!strcmp(var, "STILLPROF_MAX_STACKS")) {
 		hi = SP_MAX_STACKS_LIMIT;
 		expect = "0 (no bound) or a number of stacks";
+	} else if (!strcmp(var, "STILLPROF_MAX_THREADS")) {
+		hi = SP_MAX_THREADS_LIMIT;
+		expect = "0 (no bound) or a number of threads";
 	}
 	if (parse_range(val, lo, hi, &v))
 		return env_error(errbuf, errlen, STILLPROF_EBADOPTION, var,
@@ -308,7 +318,8 @@ int sp_options_check(const struct stillprof_options *o)
 	if (o->signal != 0 && !signal_usable(o->signal))
 		return STILLPROF_EBADOPTION;
 	if (o->max_stacks > SP_MAX_STACKS_LIMIT ||
-	    o->max_samples > SP_MAX_SAMPLES_LIMIT)
+	    o->max_samples > SP_MAX_SAMPLES_LIMIT ||
+	    o->max_threads > SP_MAX_THREADS_LIMIT)
 		return STILLPROF_EBADOPTION;
 	return 0;
 }

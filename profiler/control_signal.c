@@ -1,5 +1,5 @@
 /*
- * control_signal.c - the opt-in control signal (STILLPROF_SIGNAL).  It is
+ * control_signal.c - the opt-in control signal (STILLPROF_CONTROL_SIGNAL).  It is
  * blocked in every thread and read through a signalfd that the sampling
  * thread watches in its epoll set, so no handler ever runs in an
  * application thread and no system call of the application is

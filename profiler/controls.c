@@ -64,9 +64,11 @@ int stillprof_control_options_from_env(struct stillprof_control_options *opts,
 	struct stillprof_control_options o = *opts;
 	const char *v;
 
-	if ((v = getenv("STILLPROF_SIGNAL")) && *v &&
+	/* Not STILLPROF_SIGNAL: that is the signal back-end's sampling
+	 * signal (config.c), which must never be blocked. */
+	if ((v = getenv("STILLPROF_CONTROL_SIGNAL")) && *v &&
 	    sp_ctlsig_parse(v, &o.signal))
-		return bad(errbuf, errlen, "STILLPROF_SIGNAL", v,
+		return bad(errbuf, errlen, "STILLPROF_CONTROL_SIGNAL", v,
 		           "SIGUSR1, SIGUSR2 or SIGRTMIN+N");
 	if ((v = getenv("STILLPROF_SIGNAL_ACTION")) && *v) {
 		if (!strcmp(v, "dump"))

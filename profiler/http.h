@@ -23,9 +23,17 @@ struct sp_url {
  * -EINVAL, -EPROTONOSUPPORT for https and other schemes. */
 int sp_http_parse_url(const char *url, struct sp_url *out);
 
-/* Connect to host:port (numeric or a name), waiting at most timeout_ms.
+/* Connect to host:port (numeric or a name), waiting at most timeout_ms
+ * for the name lookup and the connection together.
  * Returns a non-blocking O_CLOEXEC socket or -errno (-ETIMEDOUT). */
 int sp_http_connect(const char *host, const char *port, int timeout_ms);
+
+struct addrinfo;
+/* http_resolve.c: resolve host:port (SOCK_STREAM) before the deadline
+ * (CLOCK_MONOTONIC ns); numeric hosts need no lookup.  Returns 0 and a
+ * list to freeaddrinfo, or -ETIMEDOUT, -EHOSTUNREACH, -ENOMEM. */
+int sp_http_resolve(const char *host, const char *port, uint64_t deadline,
+                    struct addrinfo **out);
 
 /* Send all of buf before the deadline (CLOCK_MONOTONIC ns).  Returns 0
  * or -errno (-ETIMEDOUT). */

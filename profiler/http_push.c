@@ -29,6 +29,11 @@
 #define PUSH_IO_MS 5000
 #define PUSH_RETRIES 2         /* after the first attempt */
 #define PUSH_BACKOFF_MS 1000   /* doubled at each retry */
+/* Stop waits at most this long for the push thread: a post in flight
+ * (at most PUSH_CONNECT_MS + PUSH_IO_MS, the name lookup included) and
+ * then one try per queued profile while time is left; the rest is
+ * counted as failed. */
+#define PUSH_STOP_MS 10000
 
 struct push_item {
 	char *body;
@@ -46,17 +51,19 @@ struct sp_push {
 	struct push_item q[PUSH_QUEUE_MAX];
 	size_t head, n;
 	int stopping;
+	uint64_t stop_by;         /* CLOCK_MONOTONIC ns: give up at */
 	uint64_t sent, failed, dropped;
 };
 
 /* One POST.  Returns 0 (2xx), 1 (retry: network error or 5xx) or -1
  * (the receiver refused it: 4xx, do not retry). */
-static int post(struct sp_push *p, const struct push_item *it)
+static int post(struct sp_push *p, const struct push_item *it,
+                uint64_t limit)
 {
 	struct sp_sink req;
 	char head[2048];
-	uint64_t deadline;
-	int fd, r, status = 0;
+	uint64_t deadline, now = sp_now_ns();
+	int fd, r, status = 0, connect_ms = PUSH_CONNECT_MS;
 
 	sp_sink_init_mem(&req);
 	sp_sink_printf(&req, "POST %s%cname=", p->url.path,
@@ -78,7 +85,15 @@ static int post(struct sp_push *p, const struct push_item *it)
 		sp_sink_fini(&req);
 		return 1;
 	}
-	fd = sp_http_connect(p->url.host, p->url.port, PUSH_CONNECT_MS);
+	if (limit) { /* stopping: within what is left */
+		if (now >= limit) {
+			sp_sink_fini(&req);
+			return 1;
+		}
+		if ((limit - now) / 1000000u < (uint64_t)connect_ms)
+			connect_ms = (int)((limit - now) / 1000000u) + 1;
+	}
+	fd = sp_http_connect(p->url.host, p->url.port, connect_ms);
 	if (fd < 0) {
 		sp_warn("push: connect %s:%s: %s", p->url.host, p->url.port,
 		        strerror(-fd));
@@ -86,6 +101,8 @@ static int post(struct sp_push *p, const struct push_item *it)
 		return 1;
 	}
 	deadline = sp_now_ns() + PUSH_IO_MS * 1000000ull;
+	if (limit && deadline > limit)
+		deadline = limit;
 	r = sp_http_send(fd, req.buf, req.len, deadline);
 	if (!r)
 		r = sp_http_send(fd, it->body, it->len, deadline);
@@ -139,8 +156,10 @@ static void *push_main(void *arg)
 		p->head = (p->head + 1) % PUSH_QUEUE_MAX;
 		p->n--;
 		for (unsigned a = 0, wait = PUSH_BACKOFF_MS;; a++, wait *= 2) {
+			uint64_t limit = p->stopping ? p->stop_by : 0;
+
 			pthread_mutex_unlock(&p->mu);
-			r = post(p, &it);
+			r = post(p, &it, limit);
 			pthread_mutex_lock(&p->mu);
 			if (r <= 0 || a >= PUSH_RETRIES || p->stopping)
 				break;
@@ -223,6 +242,7 @@ void sp_push_free(struct sp_push *p, struct sp_push_stats *st)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stopping = 1;
+	p->stop_by = sp_now_ns() + PUSH_STOP_MS * 1000000ull;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);

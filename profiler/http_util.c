@@ -100,13 +100,15 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 
 int sp_http_connect(const char *host, const char *port, int timeout_ms)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, *a;
+	struct addrinfo *ai = NULL, *a;
 	uint64_t deadline = sp_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	int err = -EHOSTUNREACH;
+	int err;
 
-	hints.ai_family = AF_UNSPEC;
-	if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
-		return -EHOSTUNREACH;
+	/* The lookup shares the connect deadline (http_resolve.c). */
+	err = sp_http_resolve(host, port, deadline, &ai);
+	if (err)
+		return err;
+	err = -EHOSTUNREACH;
 	for (a = ai; a; a = a->ai_next) {
 		int fd = socket(a->ai_family,
 		                a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,

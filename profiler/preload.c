@@ -26,7 +26,7 @@
 #include "internal.h"
 
 static stillprof_session *preload_session;
-/* STILLPROF_SIGNAL/PERIOD/PUSH_URL/HTTP (controls.c); NULL when unused. */
+/* STILLPROF_CONTROL_SIGNAL/PERIOD/PUSH_URL/HTTP (controls.c); NULL when unused. */
 static stillprof_controls *preload_controls;
 static int preload_periodic;       /* the periods are the output */
 static int preload_signal;         /* blocked by us in the constructor */

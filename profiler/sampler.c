@@ -77,7 +77,8 @@ static int attach_cb(pid_t tid, void *ctx)
 		char name[16];
 		/* Names are often set right after creation: refresh. */
 		if (sp_thread_read_name(tid, name) == 0 && still_alive(ts))
-			sp_store_thread(s->store, tid, name, &ts->store_thread);
+			sp_store_thread_rename(s->store, ts->store_thread,
+			                       name);
 		return 0;
 	}
 	/* Errors for one thread must not stop the scan. */

@@ -114,7 +114,26 @@ static int fresh_store(const struct sp_store *old, struct sp_store **out)
 	(*out)->info.pid = old->info.pid;
 	(*out)->info.start_ns = old->info.start_ns;
 	(*out)->info.start_realtime_ns = old->info.start_realtime_ns;
+	/* Every piece of the run keeps its bounds (and says so). */
+	(*out)->limits = old->limits;
 	return 0;
+}
+
+/* A segment ends: give it its own share of the sampler's loss counters
+ * (a period's metadata then counts that period only) and start the next
+ * share.  missed_samples covers every loss of the segment. */
+static void close_segment(struct stillprof_session *s, struct sp_store *seg)
+{
+	struct sp_snap *n = s->snap;
+	struct sp_run_info *in = &seg->info;
+
+	in->lost_records = s->c.lost_records - n->lost_base;
+	in->missed_ticks = s->c.missed_ticks - n->ticks_base;
+	in->missed_samples = in->lost_records + in->missed_ticks +
+	                     in->dropped_stack_limit +
+	                     in->dropped_sample_limit;
+	n->lost_base = s->c.lost_records;
+	n->ticks_base = s->c.missed_ticks;
 }
 
 /* ---- sampler side ---- */
@@ -132,7 +151,7 @@ static int cut(struct stillprof_session *s)
 	struct sp_delta *d = NULL;
 	uint32_t *idx = NULL;
 	size_t nt = s->threads.n, i;
-	uint64_t now = sp_now_ns(), missed;
+	uint64_t now = sp_now_ns();
 	int err;
 
 	if ((err = fresh_store(old, &nw)))
@@ -147,9 +166,14 @@ static int cut(struct stillprof_session *s)
 		const struct sp_tstate *ts = s->threads.all[i];
 		const struct sp_stack *k;
 
-		err = sp_store_thread_new(nw, ts->tid,
-		                          old->threads[ts->store_thread].name,
-		                          &idx[3 * i]);
+		/* A thread folded into "(other threads)" has no name
+		 * of its own here: the next rescan gives it one. */
+		err = sp_store_thread_new(
+		    nw, ts->tid,
+		    sp_store_thread_is_other(old, ts->store_thread)
+		        ? NULL
+		        : old->threads[ts->store_thread].name,
+		    &idx[3 * i]);
 		if (!err && ts->have_last_stack) {
 			k = &old->stacks[ts->last_stack];
 			err = sp_store_intern(nw, k->pcs, k->n, &idx[3 * i + 1]);
@@ -169,14 +193,12 @@ static int cut(struct stillprof_session *s)
 		ts->blocked_stack = idx[3 * i + 2];
 	}
 	sp_free(idx);
-	missed = s->c.lost_records + s->c.missed_ticks;
 	old->info.start_ns = n->seg_start_ns;
 	old->info.start_realtime_ns = n->seg_start_real_ns;
 	old->info.duration_ns = now - n->seg_start_ns;
-	old->info.missed_samples = missed - n->missed_base;
+	close_segment(s, old);
 	n->seg_start_ns = now;
 	n->seg_start_real_ns = realtime_ns();
-	n->missed_base = missed;
 	s->store = nw;
 	d->st = old;
 	/* Single producer: a plain CAS push; consumers take the whole list
@@ -449,6 +471,7 @@ int sp_snap_before_start(struct stillprof_session *s)
 		return err;
 	}
 	n->tmpl->info = s->store->info;
+	n->tmpl->limits = s->store->limits;
 	if (s->store->n_samples || s->store->n_threads) {
 		/* A restart: what the idle store holds was given to the
 		 * taps at stop; in cumulative mode it becomes acc. */
@@ -463,7 +486,8 @@ int sp_snap_before_start(struct stillprof_session *s)
 	}
 	n->seg_start_ns = n->run_start_ns = sp_now_ns();
 	n->seg_start_real_ns = realtime_ns();
-	n->missed_base = s->c.lost_records + s->c.missed_ticks;
+	n->lost_base = s->c.lost_records;
+	n->ticks_base = s->c.missed_ticks;
 	atomic_store(&n->cut_done, atomic_load(&n->cut_req));
 	pthread_mutex_unlock(&n->mu);
 	return err;
@@ -492,8 +516,10 @@ void sp_snap_after_stop(struct stillprof_session *s)
 	sp_close(n->cut_efd);
 	n->cut_efd = -1;
 	sp_snap_drain_locked(n);
-	/* The last segment: to the taps (as distribute does), then acc. */
+	/* The last segment: to the taps (as distribute does), then acc.
+	 * The sampler has been joined: its counters are final. */
 	seg->info.duration_ns = now - n->seg_start_ns;
+	close_segment(s, seg);
 	for (struct sp_tap *t = n->taps; t; t = t->next) {
 		if (sp_store_merge(t->st, seg) == 0)
 			t->st->info.duration_ns += seg->info.duration_ns;

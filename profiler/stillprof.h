@@ -132,6 +132,11 @@ struct stillprof_options {
 	 * counted.  Defaults: STILLPROF_DEFAULT_MAX_*. */
 	unsigned long max_stacks;
 	unsigned long max_samples;
+	/* Thread entries kept (0 = no bound; default
+	 * STILLPROF_DEFAULT_MAX_THREADS): threads seen past the bound share
+	 * one entry named "(other threads)" (tid 0), so their samples stay
+	 * in the profile, and are counted in the metadata (thread_limit). */
+	unsigned long max_threads;
 };
 
 /* At most ~100 MB of stacks at the default max_depth (40 bytes + 16 per
@@ -139,13 +144,15 @@ struct stillprof_options {
  * whatever the length of the run. */
 #define STILLPROF_DEFAULT_MAX_STACKS 50000ul
 #define STILLPROF_DEFAULT_MAX_SAMPLES 4000000ul
+/* ~48 bytes each (entry and tid index): under 1 MB. */
+#define STILLPROF_DEFAULT_MAX_THREADS 16384ul
 
 STILLPROF_API void stillprof_options_init(struct stillprof_options *opts);
 
 /*
  * Overlay STILLPROF_MODE, STILLPROF_INTERVAL, STILLPROF_RAW, STILLPROF_OUT,
  * STILLPROF_MAX_DEPTH, STILLPROF_MAX_STACKS, STILLPROF_MAX_SAMPLES,
- * STILLPROF_BACKEND, STILLPROF_SIGNAL and STILLPROF_REQUIRE_TASK_WORK
+ * STILLPROF_MAX_THREADS, STILLPROF_BACKEND, STILLPROF_SIGNAL and STILLPROF_REQUIRE_TASK_WORK
  * from the environment onto *opts.  Strings point into the environment.
  * Returns 0, STILLPROF_EBADMODE, STILLPROF_EBADINTERVAL or
  * STILLPROF_EBADOPTION; on error *opts is unchanged and, if errbuf is not
@@ -294,7 +301,7 @@ STILLPROF_API void stillprof_control_options_init(
     struct stillprof_control_options *o);
 
 /*
- * Overlay STILLPROF_SIGNAL, STILLPROF_SIGNAL_ACTION, STILLPROF_PERIOD,
+ * Overlay STILLPROF_CONTROL_SIGNAL, STILLPROF_SIGNAL_ACTION, STILLPROF_PERIOD,
  * STILLPROF_KEEP, STILLPROF_OUT, STILLPROF_FORMAT (first entry),
  * STILLPROF_PUSH_URL, STILLPROF_APP, STILLPROF_LABELS, STILLPROF_HTTP and
  * STILLPROF_HTTP_ANY_ADDR.  Strings point into the environment.  Returns
@@ -321,7 +328,8 @@ STILLPROF_API int stillprof_controls_start(
 /* Stop the controls: call after stillprof_session_stop and before
  * stillprof_session_free (the threads use the session).  Writes and
  * pushes the last period, stops the threads (bounded by the push
- * timeouts: 2 s connect, 5 s I/O per queued profile).  NULL is a no-op. */
+ * timeouts: 2 s connect, name lookup included, and 5 s I/O; the push
+ * thread gets at most 10 s in all).  NULL is a no-op. */
 STILLPROF_API void stillprof_controls_stop(stillprof_controls *c);
 
 /* Log callback; NULL restores the default (stderr when STILLPROF_LOG is set,

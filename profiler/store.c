@@ -139,6 +139,8 @@ static int tid_index_grow(struct store_priv *p)
 		return SP_ERR(-ENOMEM);
 	for (i = 0; i < p->pub.n_threads; i++) {
 		pid_t tid = p->pub.threads[i].tid;
+		if (i + 1 == p->other_thread)
+			continue; /* never found by tid */
 		j = mix64((uint64_t)(uint32_t)tid) & (n - 1);
 		/* A later entry for a reused tid replaces the older one. */
 		while (s[j] && p->pub.threads[s[j] - 1].tid != tid)
@@ -157,6 +159,60 @@ static void set_name(struct sp_thread *t, const char *name)
 		snprintf(t->name, sizeof(t->name), "%s", name);
 }
 
+/* Room for one more entry in both tables, so a failure changes nothing
+ * visible.  Returns 0 or -ENOMEM. */
+static int thread_room(struct store_priv *p)
+{
+	struct sp_store *st = &p->pub;
+	int err;
+
+	if (st->n_threads >= UINT32_MAX - 1)
+		return SP_ERR(-ENOMEM);
+	err = sp_grow((void **)&st->threads, &st->cap_threads,
+	              st->n_threads + 1, sizeof(*st->threads));
+	if (err)
+		return SP_ERR(err);
+	if ((st->n_threads + 1) * 2 > p->n_tid_slots)
+		return tid_index_grow(p);
+	return 0;
+}
+
+int sp_store_thread_other(struct sp_store *st, uint32_t *idx)
+{
+	struct store_priv *p = priv(st);
+	struct sp_thread *t;
+	int err;
+
+	if (p->other_thread) {
+		*idx = p->other_thread - 1;
+		return 0;
+	}
+	if ((err = thread_room(p)))
+		return err;
+	/* Not in the tid index: tid 0 is no thread of ours, and a lookup
+	 * by tid must never land here. */
+	t = &st->threads[st->n_threads];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", SP_OTHER_THREADS_NAME);
+	*idx = (uint32_t)st->n_threads++;
+	p->other_thread = *idx + 1;
+	return 0;
+}
+
+int sp_store_thread_is_other(const struct sp_store *st, uint32_t idx)
+{
+	const struct store_priv *p = (const struct store_priv *)st;
+
+	return p->other_thread && idx == p->other_thread - 1;
+}
+
+void sp_store_thread_rename(struct sp_store *st, uint32_t idx,
+                            const char *name)
+{
+	if (idx < st->n_threads && !sp_store_thread_is_other(st, idx))
+		set_name(&st->threads[idx], name);
+}
+
 static int store_thread(struct sp_store *st, pid_t tid, const char *name,
                         uint32_t *idx, int fresh)
 {
@@ -173,18 +229,17 @@ static int store_thread(struct sp_store *st, pid_t tid, const char *name,
 			return 0;
 		}
 	}
-	if (st->n_threads >= UINT32_MAX - 1)
-		return SP_ERR(-ENOMEM);
-	/* Room first in both tables, so a failure changes nothing visible. */
-	err = sp_grow((void **)&st->threads, &st->cap_threads,
-	              st->n_threads + 1, sizeof(*st->threads));
-	if (err)
-		return SP_ERR(err);
-	if ((st->n_threads + 1) * 2 > p->n_tid_slots) {
-		err = tid_index_grow(p);
-		if (err)
-			return err;
+	/* Past the bound (the last entry is kept for it): the thread's
+	 * samples are kept, under "(other threads)", and it is counted. */
+	if (st->limits.max_threads &&
+	    st->n_threads + !p->other_thread >= st->limits.max_threads) {
+		err = sp_store_thread_other(st, idx);
+		if (!err)
+			st->info.folded_threads++;
+		return err;
 	}
+	if ((err = thread_room(p)))
+		return err;
 	t = &st->threads[st->n_threads];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
@@ -223,7 +278,7 @@ int sp_store_thread_attach(struct sp_store *st, pid_t tid, const char *name,
 		}
 	}
 	err = store_thread(st, tid, name, idx, 1);
-	if (!err)
+	if (!err && !sp_store_thread_is_other(st, *idx))
 		st->threads[*idx].start_ticks = start;
 	return err;
 }

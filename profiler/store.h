@@ -82,6 +82,8 @@ struct sp_run_info {
 	uint64_t dropped_stack_limit;  /* samples of a stack past max_stacks */
 	uint64_t dropped_sample_limit; /* samples past max_samples */
 	uint64_t truncated_samples;    /* samples whose stack hit max_depth */
+	uint64_t folded_threads;  /* threads past max_threads: their samples
+	                           * went to the "(other threads)" entry */
 };
 
 /* Bounds of a store being recorded into (0 = none; readers set none). */
@@ -89,7 +91,13 @@ struct sp_store_limits {
 	uint64_t max_stacks;
 	uint64_t max_samples;
 	uint32_t max_depth;       /* only counted: the unwinder cuts */
+	uint64_t max_threads;     /* thread entries, "(other threads)"
+	                           * included */
 };
+
+/* The entry that stands for every thread past limits.max_threads (tid 0,
+ * never found by tid). */
+#define SP_OTHER_THREADS_NAME "(other threads)"
 
 struct sp_store {
 	struct sp_thread *threads;
@@ -116,8 +124,10 @@ int sp_store_new(struct sp_store **out);
 void sp_store_free(struct sp_store *st);
 
 /* Find or add the thread tid; renames it if name differs (a thread may
- * call pthread_setname_np while profiled).  *idx is its index.
- * Returns 0 or -ENOMEM. */
+ * call pthread_setname_np while profiled).  *idx is its index.  A new
+ * thread past limits.max_threads gets the "(other threads)" entry
+ * (counted in info.folded_threads), as in the _new and _attach calls
+ * below.  Returns 0 or -ENOMEM. */
 int sp_store_thread(struct sp_store *st, pid_t tid, const char *name,
                     uint32_t *idx);
 
@@ -133,6 +143,18 @@ int sp_store_thread_new(struct sp_store *st, pid_t tid, const char *name,
  * adds an entry.  Returns 0 or -ENOMEM. */
 int sp_store_thread_attach(struct sp_store *st, pid_t tid, const char *name,
                            uint64_t start, uint32_t *idx);
+
+/* Rename entry idx (a thread seen again by a rescan); the "(other
+ * threads)" entry keeps its name. */
+void sp_store_thread_rename(struct sp_store *st, uint32_t idx,
+                            const char *name);
+
+/* Is idx the "(other threads)" entry? */
+int sp_store_thread_is_other(const struct sp_store *st, uint32_t idx);
+
+/* The "(other threads)" entry, added if missing even under the bound
+ * (merging a store that has one).  Returns 0 or -ENOMEM. */
+int sp_store_thread_other(struct sp_store *st, uint32_t *idx);
 
 /* Intern a stack of n pcs (leaf first; n may be 0).  *idx is its index; an
  * identical stack returns the same index.  Returns 0, -ENOMEM, or -ENOSPC

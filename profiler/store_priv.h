@@ -40,6 +40,7 @@ struct store_priv {
 	struct addr_map fn_map;
 	uint32_t *tid_slots;      /* thread index + 1; 0 = empty */
 	size_t n_tid_slots;       /* power of two, or 0 */
+	uint32_t other_thread;    /* "(other threads)" index + 1; 0 = none */
 	char **strs;              /* sp_store_strdup copies, freed with us */
 	size_t n_strs, cap_strs;
 };

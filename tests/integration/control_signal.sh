@@ -1,5 +1,5 @@
 #!/bin/sh
-# control_signal.sh - STILLPROF_SIGNAL under LD_PRELOAD: kill -USR2 from
+# control_signal.sh - STILLPROF_CONTROL_SIGNAL under LD_PRELOAD: kill -USR2 from
 # outside makes the profiled program write a dump now (the cumulative
 # profile so far, named by %t), repeatedly, while it keeps creating threads
 # (each inherits the blocked signal: none dies of it, exit status 0);
@@ -13,7 +13,7 @@ perf_usable || { echo "SKIP: perf_event_open unusable"; exit 77; }
 
 # ---- dump on USR2 ----
 d=$T/dump
-start_app "$d" STILLPROF_SIGNAL=SIGUSR2 STILLPROF_OUT="$d/prof-%t.folded" ||
+start_app "$d" STILLPROF_CONTROL_SIGNAL=SIGUSR2 STILLPROF_OUT="$d/prof-%t.folded" ||
 	{ echo "ERROR: app did not start"; exit 99; }
 n_before=$(ls "$d" | grep -c '^prof-')
 for k in 1 2 3; do
@@ -46,7 +46,7 @@ ls -a "$d" | grep -q '^\.prof' && fail "temporary file left"
 # (the preload sets a default disposition to SIG_IGN), and a forked child
 # gets the signal back: unblocked, default action ----
 d=$T/unblock
-start_app "$d" STILLPROF_SIGNAL=SIGUSR2 STILLPROF_OUT="$d/p.folded" \
+start_app "$d" STILLPROF_CONTROL_SIGNAL=SIGUSR2 STILLPROF_OUT="$d/p.folded" \
 	CONTROLS_APP_UNBLOCK=12 CONTROLS_APP_FORK=12 ||
 	{ echo "ERROR: app did not start"; exit 99; }
 for k in 1 2 3 4 5; do
@@ -64,7 +64,7 @@ d=$T/link
 mkdir -p "$d"
 echo precious >"$T/target"
 ln -s "$T/target" "$d/fixed.folded"
-start_app "$d" STILLPROF_SIGNAL=USR2 STILLPROF_OUT="$d/fixed.folded" ||
+start_app "$d" STILLPROF_CONTROL_SIGNAL=USR2 STILLPROF_OUT="$d/fixed.folded" ||
 	{ echo "ERROR: app did not start"; exit 99; }
 kill -USR2 "$TARGET_PID"
 wait_for sh -c "[ -f '$d/fixed.folded' ] && [ ! -h '$d/fixed.folded' ]" ||
@@ -75,7 +75,7 @@ stop_app "$d"
 
 # ---- toggle: paused right after start, so almost nothing is recorded ----
 d=$T/toggle
-start_app "$d" STILLPROF_SIGNAL=SIGRTMIN+2 STILLPROF_SIGNAL_ACTION=toggle \
+start_app "$d" STILLPROF_CONTROL_SIGNAL=SIGRTMIN+2 STILLPROF_SIGNAL_ACTION=toggle \
 	STILLPROF_OUT="$d/p.folded" || { echo "ERROR: app did not start"; exit 99; }
 kill -s RTMIN+2 "$TARGET_PID" 2>/dev/null || kill -36 "$TARGET_PID"
 sleep 1.5
@@ -83,7 +83,7 @@ stop_app "$d"
 [ "$APP_STATUS" = 0 ] || fail "toggle: exit status $APP_STATUS"
 n_paused=$(folded_total "$d/p.folded")
 d=$T/toggle2
-start_app "$d" STILLPROF_SIGNAL=SIGRTMIN+2 STILLPROF_SIGNAL_ACTION=toggle \
+start_app "$d" STILLPROF_CONTROL_SIGNAL=SIGRTMIN+2 STILLPROF_SIGNAL_ACTION=toggle \
 	STILLPROF_OUT="$d/p.folded" || { echo "ERROR: app did not start"; exit 99; }
 kill -s RTMIN+2 "$TARGET_PID" 2>/dev/null || kill -36 "$TARGET_PID"
 sleep 0.5
@@ -97,11 +97,11 @@ echo "toggle: $n_paused samples paused, $n_resumed paused then resumed"
 
 # ---- bad values: message, no profile, the program runs ----
 d=$T/bad
-start_app "$d" STILLPROF_SIGNAL=SIGKILL STILLPROF_OUT="$d/p.folded" ||
+start_app "$d" STILLPROF_CONTROL_SIGNAL=SIGKILL STILLPROF_OUT="$d/p.folded" ||
 	fail "bad signal: the program did not run"
 stop_app "$d"
 [ "$APP_STATUS" = 0 ] || fail "bad signal: exit $APP_STATUS"
-grep -q 'not profiling: STILLPROF_SIGNAL="SIGKILL"' "$d/stderr" ||
+grep -q 'not profiling: STILLPROF_CONTROL_SIGNAL="SIGKILL"' "$d/stderr" ||
 	fail "bad signal: $(cat "$d/stderr")"
 [ -e "$d/p.folded" ] && fail "bad signal: a profile was written"
 

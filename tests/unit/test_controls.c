@@ -158,7 +158,7 @@ static void test_env(void **state)
 	(void)state;
 
 	stillprof_control_options_init(&o);
-	setenv("STILLPROF_SIGNAL", "SIGRTMIN+1", 1);
+	setenv("STILLPROF_CONTROL_SIGNAL", "SIGRTMIN+1", 1);
 	setenv("STILLPROF_SIGNAL_ACTION", "toggle", 1);
 	setenv("STILLPROF_PERIOD", "60", 1);
 	setenv("STILLPROF_KEEP", "5", 1);
@@ -197,7 +197,7 @@ static void test_env(void **state)
 	                                                    sizeof(err)),
 	                 STILLPROF_EBADOPTION);
 	assert_non_null(strstr(err, "local agent"));
-	const char *vars[] = {"STILLPROF_SIGNAL", "STILLPROF_PERIOD",
+	const char *vars[] = {"STILLPROF_CONTROL_SIGNAL", "STILLPROF_PERIOD",
 	                      "STILLPROF_KEEP", "STILLPROF_OUT",
 	                      "STILLPROF_PUSH_URL", "STILLPROF_HTTP"};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)

@@ -10,7 +10,11 @@
  * entry of its own.
  *
  * STILLPROF_CHURN_SECONDS sets the duration (default 5; the issue's figure
- * is 30).  Figures are printed, not asserted.
+ * is 30), STILLPROF_CHURN_CREATORS the creating threads (default 4: one
+ * creator's pthread_create + join is the limit on a loaded machine, not
+ * the profiler); STILLPROF_CHURN_MAX_RATE=1 first measures the unpaced
+ * ceiling with and without a session.  Figures are printed, not
+ * asserted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -114,11 +118,120 @@ static int window_of(const struct life *lives, const size_t *order,
 	return found ? -1 : -2;
 }
 
+/* Creators: creator k makes lives k, k + C, k + 2C, ... (C creators),
+ * each at t0 + index * period (period 0: as fast as it can, until the
+ * deadline), keeping at most 64 / C of its own alive. */
+struct creator {
+	struct life *lives;
+	size_t n, k, c;
+	uint64_t t0, period_ns, deadline;
+	int light;              /* threads do no work (ceiling runs) */
+	size_t made;            /* lives this creator started */
+	pthread_t th;
+	/* The creator's own life: it is sampled too, and a creator that
+	 * finishes early may hand its tid to a churn thread. */
+	atomic_int tid;
+	uint64_t lo, hi;
+};
+
+static void join_life(struct life *l)
+{
+	if (pthread_join(l->th, NULL) != 0)
+		abort(); /* not a cmocka assert: a creator thread */
+	l->hi = sp_now_ns();
+}
+
+static void *creator_main(void *arg)
+{
+	struct creator *c = arg;
+	size_t live_max = 64 / c->c ? 64 / c->c : 1;
+	size_t joined = 0; /* in this creator's own sequence */
+
+	atomic_store(&c->tid, (int)syscall(SYS_gettid));
+
+	for (size_t i = c->k; i < c->n; i += c->c) {
+		struct life *l = &c->lives[i];
+
+		if (c->period_ns)
+			sleep_until(c->t0 + (uint64_t)i * c->period_ns);
+		else if (sp_now_ns() >= c->deadline)
+			break;
+		while (c->made - joined >= live_max)
+			join_life(&c->lives[c->k + c->c * joined++]);
+		/* Every 8th thread works ~1.5 ms: on-CPU samples too. */
+		l->spin = c->light ? 0 : i % 8 == 0 ? 1500 : 100;
+		l->lo = sp_now_ns();
+		if (pthread_create(&l->th, NULL, churn_thread, l) != 0)
+			abort();
+		c->made++;
+		while (joined < c->made &&
+		       pthread_tryjoin_np(c->lives[c->k + c->c * joined].th,
+		                          NULL) == 0)
+			c->lives[c->k + c->c * joined++].hi = sp_now_ns();
+	}
+	while (joined < c->made)
+		join_life(&c->lives[c->k + c->c * joined++]);
+	return NULL;
+}
+
+/* Run the churn with `nc` creators; returns the lives started (a prefix
+ * of each creator's sequence). */
+static size_t run_churn(struct creator *cr, struct life *lives, size_t n,
+                        size_t nc, uint64_t period_ns, uint64_t deadline,
+                        uint64_t *t0)
+{
+	size_t made = 0;
+
+	assert_true(nc >= 1 && nc <= 16);
+	*t0 = sp_now_ns();
+	for (size_t k = 0; k < nc; k++) {
+		cr[k] = (struct creator){.lives = lives, .n = n, .k = k,
+		                         .c = nc, .t0 = *t0,
+		                         .period_ns = period_ns,
+		                         .light = !period_ns,
+		                         .deadline = deadline};
+		cr[k].lo = sp_now_ns();
+		assert_int_equal(
+		    pthread_create(&cr[k].th, NULL, creator_main, &cr[k]), 0);
+	}
+	for (size_t k = 0; k < nc; k++) {
+		pthread_join(cr[k].th, NULL);
+		cr[k].hi = sp_now_ns();
+		made += cr[k].made;
+	}
+	return made;
+}
+
+/* As many threads (no work, a 2 ms sleep) as nc creators can start and
+ * join in `ms`: the ceiling of the machine, with or without a session
+ * running. */
+static double max_rate(size_t nc, unsigned ms, stillprof_session *s)
+{
+	size_t n = 200000, made;
+	struct creator cr[16];
+	struct life *lives = calloc(n, sizeof(*lives));
+	uint64_t t0, t1;
+
+	assert_non_null(lives);
+	if (s)
+		assert_int_equal(stillprof_session_start(s), 0);
+	made = run_churn(cr, lives, n, nc, 0,
+	                 sp_now_ns() + (uint64_t)ms * 1000000u, &t0);
+	t1 = sp_now_ns();
+	if (s)
+		assert_int_equal(stillprof_session_stop(s), 0);
+	free(lives);
+	return (double)made / ((double)(t1 - t0) / 1e9);
+}
+
 static void test_thread_churn_no_misattribution(void **state)
 {
 	const char *env = getenv("STILLPROF_CHURN_SECONDS");
+	const char *cenv = getenv("STILLPROF_CHURN_CREATORS");
 	int secs = env && *env ? atoi(env) : 5;
-	size_t n = (size_t)secs * 1000, made = 0, joined = 0;
+	size_t nc = cenv && *cenv ? (size_t)atoi(cenv) : 4;
+	struct creator cr[16];
+	size_t n = (size_t)secs * 1000, made;
 	struct life *lives;
 	struct stillprof_options o;
 	struct stillprof_stats st;
@@ -132,6 +245,7 @@ static void test_thread_churn_no_misattribution(void **state)
 	if (!perf_usable())
 		skip();
 	assert_true(secs >= 1 && secs <= 600);
+	assert_true(nc >= 1 && nc <= 16);
 	alarm((unsigned)secs * 4 + 120);
 	lives = calloc(n, sizeof(*lives));
 	assert_non_null(lives);
@@ -139,34 +253,39 @@ static void test_thread_churn_no_misattribution(void **state)
 	o.mode = STILLPROF_MODE_WALL;
 	o.interval_us = 1000;
 	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	if (getenv("STILLPROF_CHURN_MAX_RATE")) {
+		/* The ceiling, same process, same creators: unprofiled,
+		 * then profiled (a session of its own), 1 s each. */
+		stillprof_session *m;
+		double off, on;
+
+		assert_int_equal(stillprof_session_new(&o, &m), 0);
+		struct stillprof_stats ms;
+		uint64_t u0, u1;
+		size_t un;
+
+		/* The paced churn below, unprofiled. */
+		un = run_churn(cr, lives, n, nc, 1000000u, 0, &u0);
+		u1 = sp_now_ns();
+		printf("# paced, %zu creators, no profiler: %zu threads in "
+		       "%.2f s (%.0f/s)\n", nc, un, (double)(u1 - u0) / 1e9,
+		       (double)un / ((double)(u1 - u0) / 1e9));
+		memset(lives, 0, n * sizeof(*lives));
+		off = max_rate(nc, 1000, NULL);
+		on = max_rate(nc, 1000, m);
+		assert_int_equal(stillprof_session_stats(m, &ms), 0);
+		stillprof_session_free(m);
+		printf("# unpaced, %zu creators: %.0f threads/s without the "
+		       "profiler, %.0f/s with it (sampler CPU %.0f%% of the "
+		       "run, %llu threads attached)\n", nc, off, on,
+		       100.0 * (double)ms.sampler_cpu_ns /
+		           (double)ms.duration_ns,
+		       (unsigned long long)ms.threads_seen);
+	}
 	assert_int_equal(stillprof_session_start(s), 0);
-	t0 = sp_now_ns();
-	/* One thread per millisecond; at most 64 alive (join the oldest). */
-	while (made < n) {
-		struct life *l = &lives[made];
-		sleep_until(t0 + (uint64_t)made * 1000000u);
-		while (made - joined >= 64) {
-			pthread_join(lives[joined].th, NULL);
-			lives[joined].hi = sp_now_ns();
-			joined++;
-		}
-		/* Every 8th thread works ~1.5 ms: on-CPU samples too. */
-		l->spin = made % 8 == 0 ? 1500 : 100;
-		l->lo = sp_now_ns();
-		assert_int_equal(pthread_create(&l->th, NULL, churn_thread, l),
-		                 0);
-		made++;
-		while (joined < made &&
-		       pthread_tryjoin_np(lives[joined].th, NULL) == 0) {
-			lives[joined].hi = sp_now_ns();
-			joined++;
-		}
-	}
-	while (joined < made) {
-		pthread_join(lives[joined].th, NULL);
-		lives[joined].hi = sp_now_ns();
-		joined++;
-	}
+	/* One thread per millisecond over all creators. */
+	made = run_churn(cr, lives, n, nc, 1000000u, 0, &t0);
+	assert_int_equal(made, n);
 	t_end = sp_now_ns();
 	assert_int_equal(stillprof_session_stop(s), 0);
 	assert_int_equal(stillprof_session_stats(s, &st), 0);
@@ -187,6 +306,10 @@ static void test_thread_churn_no_misattribution(void **state)
 		pid_t tid = s->store->threads[sm->thread].tid;
 		int w = window_of(lives, order, n, tid, sm->t_ns);
 
+		for (size_t k = 0; k < nc && w != -2; k++)
+			if (atomic_load(&cr[k].tid) == tid &&
+			    sm->t_ns >= cr[k].lo && sm->t_ns <= cr[k].hi)
+				w = -2; /* a creator, not a churn thread */
 		if (w == -2)
 			continue; /* main thread, or not one of ours */
 		churn_samples++;
@@ -218,12 +341,12 @@ static void test_thread_churn_no_misattribution(void **state)
 	for (size_t i = 1; i < n; i++)
 		reused += atomic_load(&lives[order[i]].tid) ==
 		          atomic_load(&lives[order[i - 1]].tid);
-	printf("# %zu threads in %.2f s (%.0f/s), %llu threads seen by the "
-	       "sampler, %zu store entries; %llu samples in all, %llu of "
+	printf("# %zu creators: %zu threads in %.2f s (%.0f/s), %llu threads "
+	       "seen by the sampler, %zu store entries; %llu samples in all, %llu of "
 	       "churn threads (%zu threads); tids reused %zu times; "
 	       "%llu samples outside their thread's life, %llu in an entry "
 	       "mixing two lives; missed %llu\n",
-	       made, (double)(t_end - t0) / 1e9,
+	       nc, made, (double)(t_end - t0) / 1e9,
 	       (double)made / ((double)(t_end - t0) / 1e9),
 	       (unsigned long long)st.threads_seen, s->store->n_threads,
 	       (unsigned long long)st.samples,
