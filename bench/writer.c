@@ -5,12 +5,13 @@
  * time-ordered), then writes it once per format, each in a child process
  * forked from the filled store, and prints per format:
  *
- *   writer format=F seconds=S bytes=B peak_mb=P extra_mb=E
+ *   writer format=F seconds=S cpu_s=C bytes=B peak_mb=P extra_mb=E
  *
  * S: the atomic file write (temporary file, fsync, rename) as
- * stillprof_session_write does it; P: the child's peak RSS (store
- * included); E: P minus the RSS of the filled store, i.e. what the writer
- * itself needs.  A first line gives the store:
+ * stillprof_session_write does it; C: the child's CPU time (user + system)
+ * over the same span, so S - C is roughly the wait for the disk at fsync;
+ * P: the child's peak RSS (store included); E: P minus the RSS of the
+ * filled store, i.e. what the writer itself needs.  A first line gives the store:
  *
  *   writer store samples=N rss_mb=R bytes_per_sample=X
  *
@@ -18,6 +19,8 @@
  * memory cost of one sample.)
  *
  * Usage: writer DIR [SAMPLES [FORMAT...]]   (stackprof, json, pprof)
+ * WRITER_KEEP=1 keeps DIR/writer.FORMAT (to compare two builds' output
+ * byte for byte); by default each file is removed after measuring.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -42,6 +45,14 @@ static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time (user + system) of this process so far. */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -70,12 +81,15 @@ static int build(struct sp_store *st, size_t n_samples)
 
 	st->info.mode = STILLPROF_MODE_WALL;
 	st->info.interval_us = 1000;
-	st->info.start_ns = t = sp_now_ns();
-	st->info.start_realtime_ns = (uint64_t)time(NULL) * 1000000000u;
+	/* Fixed clocks and pid, so that two builds write the same bytes
+	 * (WRITER_KEEP); three days of uptime make the µs timestamps
+	 * Bignums in Marshal, as on a real server. */
+	st->info.start_ns = t = UINT64_C(259200) * 1000000000u;
+	st->info.start_realtime_ns = UINT64_C(1795000000) * 1000000000u;
 	st->info.duration_ns = (uint64_t)n_samples / N_THREADS * 1000000u;
 	st->info.backend = "synthetic";
 	st->info.guarantee = "none";
-	st->info.pid = getpid();
+	st->info.pid = 4242;
 	for (int i = 0; i < N_THREADS && !err; i++) {
 		snprintf(name, sizeof(name), "worker-%d", i);
 		err = sp_store_thread(st, 1000 + i, name, &th[i]);
@@ -164,15 +178,17 @@ int main(int argc, char **argv)
 		fflush(stdout); /* or the child would print it again */
 		pid = fork();
 		if (pid == 0) {
-			double t0 = now_s(), secs;
+			double t0 = now_s(), c0 = cpu_s(), secs, cpu;
 			err = sp_write_file_atomic(path, write_cb, &j);
 			secs = now_s() - t0;
+			cpu = cpu_s() - c0;
 			if (err) {
 				fprintf(stderr, "writer: %s: %s\n", path,
 				        stillprof_strerror(err));
 				_exit(1);
 			}
-			printf("writer format=%s seconds=%.3f ", formats[f], secs);
+			printf("writer format=%s seconds=%.3f cpu_s=%.3f ",
+			       formats[f], secs, cpu);
 			fflush(stdout);
 			_exit(0);
 		}
@@ -186,7 +202,8 @@ int main(int argc, char **argv)
 		printf("bytes=%lld peak_mb=%.1f extra_mb=%.1f\n",
 		       (long long)sb.st_size, (double)ru.ru_maxrss / 1024.0,
 		       ((double)ru.ru_maxrss * 1024.0 - (double)rss1) / 1048576.0);
-		unlink(path);
+		if (!getenv("WRITER_KEEP"))
+			unlink(path);
 	}
 	sp_store_free(st);
 	return 0;

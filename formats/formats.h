@@ -21,12 +21,26 @@ struct sp_sink {
 	char *buf;
 	size_t len, cap;
 	int err;             /* 0 or the first -errno */
+	/* fd sinks of the atomic writer: bytes written so far, and how many
+	 * of them were handed to writeback early (see sink.c). */
+	int early_writeback;
+	uint64_t written, kicked;
 };
 
 void sp_sink_init_fd(struct sp_sink *s, int fd);   /* fd is borrowed */
 void sp_sink_init_mem(struct sp_sink *s);
 void sp_sink_write(struct sp_sink *s, const void *data, size_t len);
 void sp_sink_putc(struct sp_sink *s, int c);
+/* Room for n bytes (n <= 4096) at s->buf + s->len, for encoders that
+ * format in place and then add what they wrote to s->len; NULL when the
+ * sink has failed or has no buffer (then use sp_sink_write). */
+char *sp_sink_reserve(struct sp_sink *s, size_t n);
+/* The same, inline when the buffer has the room already. */
+static inline char *sp_sink_room(struct sp_sink *s, size_t n)
+{
+	return !s->err && s->cap - s->len >= n ? s->buf + s->len
+	                                       : sp_sink_reserve(s, n);
+}
 void sp_sink_printf(struct sp_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Flush an fd sink and release its buffer (a later write allocates a new
@@ -68,6 +82,9 @@ void sp_marshal_bool(struct sp_marshal *m, int v);
 /* Integer: Fixnum 'i' when -2^30 <= v < 2^30, else Bignum 'l'. */
 void sp_marshal_int(struct sp_marshal *m, int64_t v);
 void sp_marshal_uint(struct sp_marshal *m, uint64_t v);
+/* n Integers in a row (Array elements): the same bytes as n calls of
+ * sp_marshal_int, written in one loop. */
+void sp_marshal_ints(struct sp_marshal *m, const int64_t *v, size_t n);
 /* Float with Ruby's shortest round-trip text ("1.2", "1", "inf"). */
 void sp_marshal_float(struct sp_marshal *m, double v);
 /* String: UTF-8 (I ... :E T) when the bytes are valid UTF-8, else binary. */

@@ -144,6 +144,90 @@ void sp_marshal_int(struct sp_marshal *m, int64_t v)
 	}
 }
 
+/* One Integer at p (room for 12 bytes), as sp_marshal_int writes it;
+ * returns the end, or NULL for a negative Bignum (left to
+ * sp_marshal_int: no profile has one). */
+static inline unsigned char *fmt_int(unsigned char *p, int64_t v)
+{
+	uint64_t x;
+	unsigned n;
+
+	if (v > FIXNUM_MAX) {
+		/* Bignum: 'l', '+', 16-bit words (a packed long < 123), the
+		 * magnitude little-endian in whole words. */
+		x = (uint64_t)v;
+		n = (unsigned)((64 - __builtin_clzll(x) + 15) / 16) * 2;
+		*p++ = 'l';
+		*p++ = '+';
+		*p++ = (unsigned char)(n / 2 + 5);
+		for (unsigned k = 0; k < n; k++, x >>= 8)
+			*p++ = (unsigned char)x;
+		return p;
+	}
+	if (v < FIXNUM_MIN)
+		return NULL;
+	*p++ = 'i';
+	if (v == 0) {
+		*p++ = 0;
+		return p;
+	}
+	if (v > 0 && v < 123) {
+		*p++ = (unsigned char)(v + 5);
+		return p;
+	}
+	if (v < 0 && v > -124) {
+		*p++ = (unsigned char)((v - 5) & 0xff);
+		return p;
+	}
+	/* put_long's fewest little-endian two's complement bytes. */
+	if (v > 0)
+		n = v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
+	else
+		n = v >= -0x100 ? 1 : v >= -0x10000 ? 2
+		  : v >= -0x1000000 ? 3 : 4;
+	*p++ = (unsigned char)(v < 0 ? 256 - n : n);
+	x = (uint64_t)v;
+	for (unsigned k = 0; k < n; k++, x >>= 8)
+		*p++ = (unsigned char)x;
+	return p;
+}
+
+void sp_marshal_ints(struct sp_marshal *m, const int64_t *v, size_t n)
+{
+	struct sp_sink *s = m->sink;
+	size_t i;
+
+	for (i = 0; i < n;) {
+		/* Room for a chunk (12 bytes at most per value), then no
+		 * check per value. */
+		size_t k = n - i < 256 ? n - i : 256, end = i + k;
+		unsigned char *p = (unsigned char *)sp_sink_room(s, 12 * k);
+		unsigned char *p0 = p, *e;
+
+		if (!p) {
+			for (; i < end; i++) {
+				unsigned char tmp[12];
+
+				e = fmt_int(tmp, v[i]);
+				if (e)
+					sp_sink_write(s, tmp, (size_t)(e - tmp));
+				else
+					sp_marshal_int(m, v[i]);
+			}
+			continue;
+		}
+		for (; i < end; i++) {
+			e = fmt_int(p, v[i]);
+			if (!e)
+				break; /* a negative Bignum: the slow way */
+			p = e;
+		}
+		s->len += (size_t)(p - p0);
+		if (i < end)
+			sp_marshal_int(m, v[i++]);
+	}
+}
+
 void sp_marshal_uint(struct sp_marshal *m, uint64_t v)
 {
 	if (v <= (uint64_t)FIXNUM_MAX)

@@ -55,6 +55,11 @@ static void m_float(void *ctx, double v)
 	sp_marshal_float(ctx, v);
 }
 
+static void m_ints(void *ctx, const int64_t *v, size_t n)
+{
+	sp_marshal_ints(ctx, v, n);
+}
+
 static const struct sp_value_enc marshal_enc = {
 	.begin = m_begin,
 	.hash = m_hash,
@@ -64,6 +69,7 @@ static const struct sp_value_enc marshal_enc = {
 	.int64 = m_int,
 	.uint64 = m_uint,
 	.flt = m_float,
+	.ints = m_ints,
 };
 
 int sp_stackprof_write(const struct sp_store *st,

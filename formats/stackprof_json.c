@@ -19,6 +19,7 @@
 #include "formats.h"
 #include "writers.h"
 #include "stackprof_layout.h"
+#include "numfmt.h"
 
 /* Deepest nesting of the Hash: top -> frames -> frame -> lines -> [a, b]. */
 #define MAX_DEPTH 8
@@ -157,6 +158,52 @@ static void j_float(void *ctx, double v)
 	after(j);
 }
 
+/* A run of array elements: the separator decision is made once, then
+ * "N,N,N" goes straight into the sink's buffer. */
+static void j_ints(void *ctx, const int64_t *v, size_t n)
+{
+	struct json_enc *j = ctx;
+	struct sp_sink *sink = j->sink;
+	struct level *l;
+	size_t i;
+
+	if (!n)
+		return;
+	l = j->depth ? &j->stack[j->depth - 1] : NULL;
+	if (SP_NEVER(!l || l->hash || l->total - l->done < n)) {
+		j->err = -EINVAL; /* the walk only batches array elements */
+		return;
+	}
+	for (i = 0; i < n;) {
+		/* Room for a chunk of values: ',' and up to 20 characters
+		 * each; then no check per value. */
+		size_t k = n - i < 128 ? n - i : 128, end = i + k;
+		char *p = sp_sink_room(sink, 21 * k), *p0 = p;
+
+		if (!p) {
+			for (; i < end; i++) {
+				char tmp[21], *e;
+				int sep = l->done + i > 0;
+
+				tmp[0] = ',';
+				e = sp_fmt_i64(tmp + sep, v[i]);
+				sp_sink_write(sink, tmp, (size_t)(e - tmp));
+			}
+			continue;
+		}
+		if (!l->done && !i)
+			p = sp_fmt_i64(p, v[i++]); /* the first: no ',' */
+		for (; i < end; i++) {
+			*p++ = ',';
+			p = sp_fmt_i64(p, v[i]);
+		}
+		sink->len += (size_t)(p - p0);
+	}
+	/* The last n values were counted: close what they filled. */
+	l->done += n - 1;
+	after(j);
+}
+
 static const struct sp_value_enc json_enc_ops = {
 	.hash = j_hash,
 	.array = j_array,
@@ -165,6 +212,7 @@ static const struct sp_value_enc json_enc_ops = {
 	.int64 = j_int,
 	.uint64 = j_uint,
 	.flt = j_float,
+	.ints = j_ints,
 };
 
 int sp_stackprof_json_write(const struct sp_store *st,

@@ -52,6 +52,11 @@ struct walk {
 	struct line_weight *lines;
 	size_t n_lines;
 	uint64_t *prev_us;     /* raw: per-thread previous timestamp */
+	uint64_t *rec_start;   /* raw: bit i set when sample i starts a record */
+	int64_t *ids;          /* raw: frame id by frame index, contiguous */
+	size_t n_records;
+	size_t nb;             /* integers pending in batch */
+	int64_t batch[1024];
 };
 
 /* Shorthands: the walk reads like the Hash it writes. */
@@ -90,14 +95,65 @@ static int same_record(const struct sp_store *st, size_t i, size_t j)
 	         !memcmp(sa->lines, sb->lines, sa->n * sizeof(*sa->lines))));
 }
 
-/* End (exclusive) of the raw record that starts at sample i. */
-static size_t record_end(const struct sp_store *st, size_t i)
+/* Mark the first sample of every raw record, once: the raw arrays and
+ * :raw_threads walk the records five times. */
+static int find_records(struct walk *w)
 {
-	size_t j = i + 1;
+	const struct sp_store *st = w->st;
+	size_t i, start = 0;
 
-	while (j < st->n_samples && same_record(st, i, j))
-		j++;
-	return j;
+	w->rec_start = sp_calloc(st->n_samples / 64 + 1, sizeof(uint64_t));
+	if (!w->rec_start)
+		return SP_ERR(-ENOMEM);
+	for (i = 0; i < st->n_samples; i++) {
+		if (i && same_record(st, start, i))
+			continue;
+		w->rec_start[i / 64] |= UINT64_C(1) << (i % 64);
+		w->n_records++;
+		start = i;
+	}
+	return 0;
+}
+
+/* End (exclusive) of the raw record that starts at sample i. */
+static size_t record_end(const struct walk *w, size_t i)
+{
+	size_t n = w->st->n_samples, k = (i + 1) / 64;
+	uint64_t bits;
+
+	if (i + 1 >= n)
+		return n;
+	bits = w->rec_start[k] & (~UINT64_C(0) << ((i + 1) % 64));
+	while (!bits) {
+		if (++k > (n - 1) / 64)
+			return n;
+		bits = w->rec_start[k];
+	}
+	i = k * 64 + (size_t)__builtin_ctzll(bits);
+	return i < n ? i : n;
+}
+
+/* Batched array elements (enc->ints); flush before anything that is not
+ * one of them. */
+static void flush_ints(struct walk *w)
+{
+	size_t i;
+
+	if (!w->nb)
+		return;
+	if (w->enc->ints)
+		w->enc->ints(w->ctx, w->batch, w->nb);
+	else
+		for (i = 0; i < w->nb; i++)
+			w->enc->int64(w->ctx, w->batch[i]);
+	w->nb = 0;
+}
+
+static inline void put_int(struct walk *w, int64_t v)
+{
+	w->batch[w->nb++] = v;
+	if (w->nb == SP_ARRAY_LEN(w->batch))
+		flush_ints(w);
 }
 
 static int cmp_edge(const void *pa, const void *pb)
@@ -216,15 +272,6 @@ static void emit_threads(struct walk *w)
 	}
 }
 
-static size_t count_records(const struct sp_store *st)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < st->n_samples; i = record_end(st, i))
-		n++;
-	return n;
-}
-
 /* stillprof's own facts; stackprof's tools ignore :metadata. */
 static void emit_metadata(struct walk *w)
 {
@@ -294,9 +341,10 @@ static void emit_metadata(struct walk *w)
 	}
 	if (w->raw) {
 		SYM(w, "raw_threads");
-		ARRAY(w, count_records(st));
-		for (i = 0; i < st->n_samples; i = record_end(st, i))
-			INT(w, st->threads[st->samples[i].thread].tid);
+		ARRAY(w, w->n_records);
+		for (i = 0; i < st->n_samples; i = record_end(w, i))
+			put_int(w, st->threads[st->samples[i].thread].tid);
+		flush_ints(w);
 	}
 }
 
@@ -370,14 +418,15 @@ static void emit_frames(struct walk *w)
 	}
 }
 
-/* :raw (ids) or :raw_lines (lines): len, root..leaf, count per record. */
+/* :raw (ids) or :raw_lines (lines): len, root..leaf, count per record.
+ * Frame ids are < 2^53 and timestamps in µs < 2^54: all fit int64. */
 static void emit_raw(struct walk *w, int lines)
 {
 	const struct sp_store *st = w->st;
 	size_t i, j, n = 0;
 	uint32_t k;
 
-	for (i = 0; i < st->n_samples; i = record_end(st, i)) {
+	for (i = 0; i < st->n_samples; i = record_end(w, i)) {
 		uint32_t depth = st->stacks[st->samples[i].stack].n;
 
 		n += (depth ? depth : 1) + 2;
@@ -385,25 +434,42 @@ static void emit_raw(struct walk *w, int lines)
 	ARRAY(w, n);
 	for (i = 0; i < st->n_samples; i = j) {
 		const struct sp_stack *s = &st->stacks[st->samples[i].stack];
+		int64_t *b;
 
-		j = record_end(st, i);
+		j = record_end(w, i);
 		if (!s->n) {
-			INT(w, 1);
-			if (lines)
-				INT(w, 0);
-			else
-				UINT(w, w->unknown_id);
-		} else {
-			INT(w, s->n);
-			for (k = s->n; k-- > 0;) {
-				if (lines)
-					INT(w, s->lines[k]);
-				else
-					UINT(w, st->frames[s->frames[k]].id);
+			put_int(w, 1);
+			put_int(w, lines ? 0 : (int64_t)w->unknown_id);
+			put_int(w, (int64_t)(j - i));
+			continue;
+		}
+		if (s->n + 2 > SP_ARRAY_LEN(w->batch) - w->nb) {
+			flush_ints(w);
+			if (s->n + 2 > SP_ARRAY_LEN(w->batch)) {
+				/* deeper than a batch: one by one */
+				put_int(w, s->n);
+				for (k = s->n; k-- > 0;)
+					put_int(w, lines ? s->lines[k]
+					                 : w->ids[s->frames[k]]);
+				put_int(w, (int64_t)(j - i));
+				continue;
 			}
 		}
-		UINT(w, j - i);
+		/* The whole record into the batch, no check per value. */
+		b = w->batch + w->nb;
+		*b++ = s->n;
+		if (lines)
+			for (k = s->n; k-- > 0;)
+				*b++ = s->lines[k];
+		else
+			for (k = s->n; k-- > 0;)
+				*b++ = w->ids[s->frames[k]];
+		*b++ = (int64_t)(j - i);
+		w->nb = (size_t)(b - w->batch);
+		if (w->nb == SP_ARRAY_LEN(w->batch))
+			flush_ints(w); /* put_int expects room */
 	}
+	flush_ints(w);
 }
 
 static void emit_timestamps(struct walk *w)
@@ -415,7 +481,8 @@ static void emit_timestamps(struct walk *w)
 	SYM(w, "raw_sample_timestamps");
 	ARRAY(w, st->n_samples);
 	for (i = 0; i < st->n_samples; i++)
-		UINT(w, st->samples[i].t_ns / 1000);
+		put_int(w, (int64_t)(st->samples[i].t_ns / 1000));
+	flush_ints(w);
 
 	/* A sample's delta is the wall time it stands for: the time since
 	 * the previous sample of the same thread (the interval for a
@@ -436,8 +503,9 @@ static void emit_timestamps(struct walk *w)
 			if (us > prev[t])
 				prev[t] = us;
 		}
-		UINT(w, delta);
+		put_int(w, (int64_t)delta);
 	}
+	flush_ints(w);
 }
 
 int sp_stackprof_layout_emit(const struct sp_store *st, int raw,
@@ -476,6 +544,17 @@ int sp_stackprof_layout_emit(const struct sp_store *st, int raw,
 			err = SP_ERR(-ENOMEM);
 			goto out;
 		}
+		err = find_records(&w);
+		if (err)
+			goto out;
+		w.ids = sp_reallocarray(NULL, st->n_frames ? st->n_frames : 1,
+		                        sizeof(*w.ids));
+		if (!w.ids) {
+			err = SP_ERR(-ENOMEM);
+			goto out;
+		}
+		for (i = 0; i < st->n_frames; i++)
+			w.ids[i] = (int64_t)st->frames[i].id;
 	}
 
 	if (enc->begin)
@@ -510,5 +589,7 @@ out:
 	sp_free(w.edges);
 	sp_free(w.lines);
 	sp_free(w.prev_us);
+	sp_free(w.rec_start);
+	sp_free(w.ids);
 	return err;
 }

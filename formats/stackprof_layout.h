@@ -32,6 +32,13 @@ struct sp_value_enc {
 	void (*int64)(void *ctx, int64_t v);
 	void (*uint64)(void *ctx, uint64_t v);
 	void (*flt)(void *ctx, double v);
+	/* n Integers that are consecutive elements of the innermost Array
+	 * (never Hash keys), each within int64.  The big raw arrays (~55 M
+	 * integers for 1 M samples) come through here in batches, so that
+	 * an encoder formats them in one loop instead of one indirect call
+	 * and one separator decision each.  May be NULL: the walk then
+	 * calls int64 per value. */
+	void (*ints)(void *ctx, const int64_t *v, size_t n);
 };
 
 /*

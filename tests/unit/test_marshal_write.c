@@ -328,6 +328,77 @@ static void test_marshal_ruby_roundtrip(void **state)
 	sp_sink_fini(&s);
 }
 
+/* sp_marshal_ints writes what sp_marshal_int writes value by value: into
+ * a memory sink, through an fd sink's buffer (values straddling its
+ * flushes) and through an fd sink without a buffer (its allocation
+ * failed: the write-through path). */
+static void test_marshal_ints_batch(void **state)
+{
+	enum { N = 200000 };
+	static const int64_t edges[] = {
+		0, 1, -1, 122, 123, -123, -124, 255, 256, -256, -257, 65535,
+		65536, -65536, -65537, (1 << 24) - 1, 1 << 24, -(1 << 24),
+		-(1 << 24) - 1, (1 << 30) - 1, 1 << 30, -(1 << 30),
+		-(INT64_C(1) << 30) - 1, INT64_C(1) << 31, INT64_C(1) << 32,
+		INT64_C(140588292317720), -INT64_C(140588292317720),
+		(INT64_C(1) << 53) - 8, INT64_C(259200000000), INT64_MAX,
+		INT64_MIN,
+	};
+	int64_t *v = malloc(N * sizeof(*v));
+	uint64_t x = 88172645463325252ull;
+	struct sp_sink ref, s;
+	struct sp_marshal m;
+	size_t i;
+	int pass;
+
+	(void)state;
+	assert_non_null(v);
+	for (i = 0; i < N; i++)
+		v[i] = i < SP_ARRAY_LEN(edges)
+		       ? edges[i]
+		       : (int64_t)xorshift(&x) >> (xorshift(&x) % 64);
+	sp_sink_init_mem(&ref);
+	sp_marshal_init(&m, &ref);
+	for (i = 0; i < N; i++)
+		sp_marshal_int(&m, v[i]);
+	assert_int_equal(ref.err, 0);
+
+	sp_sink_init_mem(&s);
+	sp_marshal_init(&m, &s);
+	sp_marshal_ints(&m, v, 7);
+	sp_marshal_ints(&m, v + 7, N - 7);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.len, ref.len);
+	assert_memory_equal(s.buf, ref.buf, ref.len);
+	sp_sink_fini(&s);
+
+	for (pass = 0; pass < 2; pass++) {
+		char path[] = "/tmp/sp_marshal_ints_XXXXXX";
+		int fd = mkstemp(path);
+		char *back = malloc(ref.len + 1);
+
+		assert_true(fd >= 0);
+		assert_non_null(back);
+		sp_sink_init_fd(&s, fd);
+		if (pass)
+			sp_alloc_fail_at(1); /* the sink's buffer */
+		sp_marshal_init(&m, &s);
+		sp_alloc_fail_at(0);
+		assert_true(pass ? s.buf == NULL : s.buf != NULL);
+		sp_marshal_ints(&m, v, N);
+		assert_int_equal(sp_sink_flush(&s), 0);
+		sp_sink_fini(&s);
+		assert_int_equal(pread(fd, back, ref.len + 1, 0),
+		                 (ssize_t)ref.len);
+		assert_memory_equal(back, ref.buf, ref.len);
+		free(back);
+		close(fd);
+		unlink(path);
+	}
+	sp_sink_fini(&ref);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_marshal_symbol_table_full),
 		cmocka_unit_test(test_marshal_oom_latches),
 		cmocka_unit_test(test_marshal_ruby_roundtrip),
+		cmocka_unit_test(test_marshal_ints_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -292,6 +292,97 @@ static void test_stackprof_json_ruby_equals_marshal(void **state)
 	sp_store_free(st);
 }
 
+/*
+ * A store large enough for the batched raw arrays: 5000 samples of 3
+ * threads over stacks 1..1500 frames deep (deeper than a batch), an empty
+ * stack, lines of 0 and below, runs of equal samples (records of count >
+ * 1) and µs timestamps past 2^30 (Bignums in Marshal).  JSON and Marshal
+ * must still agree value for value, and the JSON must be Ruby's bytes.
+ */
+static struct sp_store *big_store(void)
+{
+	static uint32_t frames[1500];
+	static int32_t lines[1500];
+	uint32_t th[3], stk[40], idx;
+	struct sp_store *st;
+	uint64_t t = UINT64_C(259200) * 1000000000u;
+	unsigned seed = 11;
+	char name[32];
+	size_t i;
+	int k;
+
+	assert_int_equal(sp_store_new(&st), 0);
+	st->info.mode = STILLPROF_MODE_WALL;
+	st->info.interval_us = 1000;
+	st->info.start_ns = t;
+	st->info.backend = "test";
+	st->info.guarantee = "none";
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "t%zu", i);
+		assert_int_equal(sp_store_thread(st, 100 + (int)i, name,
+		                                 &th[i]), 0);
+	}
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		assert_int_equal(sp_store_add_frame(st, name, "/x.rb", "",
+		                                    (int)i, &idx), 0);
+	}
+	for (k = 0; k < 40; k++) {
+		uint32_t n = k == 0 ? 0 : k == 1 ? 1500 : k == 2 ? 1022
+		             : 1 + (uint32_t)(rand_r(&seed) % 60);
+
+		for (i = 0; i < n; i++) {
+			frames[i] = (uint32_t)(rand_r(&seed) % 300);
+			lines[i] = (int32_t)(rand_r(&seed) % 2000) - 5;
+		}
+		assert_int_equal(sp_store_add_resolved(st, frames, lines, n,
+		                                       &stk[k]), 0);
+	}
+	for (i = 0; i < 5000; i++) {
+		uint32_t r = (uint32_t)rand_r(&seed);
+
+		t += 1000000u * (r % 3);
+		assert_int_equal(sp_store_add_sample(st, stk[(r >> 4) % 40],
+		                                     th[(r >> 12) % 3], t, 0),
+		                 0);
+		if (r % 5 == 0) /* a run: same thread and stack */
+			assert_int_equal(sp_store_add_sample(
+			    st, stk[(r >> 4) % 40], th[(r >> 12) % 3],
+			    t + 10, 0), 0);
+	}
+	assert_int_equal(sp_store_resolve(st, NULL), 0);
+	return st;
+}
+
+static void test_stackprof_json_ruby_big(void **state)
+{
+	struct sp_store *st;
+	char dump[64], json[64], *out;
+
+	(void)state;
+	if (!have_ruby_json())
+		skip();
+	st = big_store();
+	write_both(st, 1, 1, dump, json);
+	out = ruby_on(compare_rb, dump, json);
+	assert_string_equal(out, "same");
+	free(out);
+	/* the cases the store is for really are in the dump */
+	out = ruby_on("m = Marshal.load(File.binread(ARGV[0])); "
+	              "r = m[:raw]; i = 0; d = []; c = 0; "
+	              "while i < r.size; d << r[i]; "
+	              "c += 1 if r[i + r[i] + 1] > 1; i += r[i] + 2; end; "
+	              "print [d.max, d.include?(1), c > 0, "
+	              "m[:raw_lines].min < 0, "
+	              "m[:raw_sample_timestamps].min > 2**30].inspect",
+	              dump, json);
+	assert_string_equal(out, "[1500, true, true, true, true]");
+	free(out);
+	unlink(dump);
+	unlink(json);
+	sp_store_free(st);
+}
+
 /* Ruby refuses to generate JSON from invalid UTF-8; we write U+FFFD. */
 static void test_stackprof_json_ruby_invalid_utf8(void **state)
 {
@@ -327,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_stackprof_json_oom_loop),
 		cmocka_unit_test(test_stackprof_json_ruby_equals_marshal),
 		cmocka_unit_test(test_stackprof_json_ruby_invalid_utf8),
+		cmocka_unit_test(test_stackprof_json_ruby_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
