@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "session.h"
 #include "store.h"
+#include "tick_replay.h"
 #include "unwind.h"
 
 const char sp_perf_backend_name[] = "perf_event";
@@ -344,6 +345,8 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 		if (p + 16 > end)
 			break;
 		memcpy(&t_ns, p + 8, 8); /* sample_id: pid, tid, time */
+		/* Wall ticks before this switch had the state before it. */
+		sp_replay_before(d->s, ts, t_ns);
 		if (h->misc & PERF_RECORD_MISC_SWITCH_OUT) {
 			if (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) {
 				ts->run_state = SP_RUN_PREEMPTED;

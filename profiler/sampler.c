@@ -28,6 +28,7 @@
 #include "session.h"
 #include "snapshot.h"
 #include "store.h"
+#include "tick_replay.h"
 #include "unwind.h"
 
 /* Rescanning /proc/self/task: with perf, FORK records attach new threads at
@@ -189,7 +190,8 @@ static void on_tick(struct stillprof_session *s)
 	uint64_t exp = 0, now;
 
 	/* Drain the expiration count; more than one means we fell behind:
-	 * those ticks are counted as missed, never replayed. */
+	 * the perf back-end replays those ticks (tick_replay.c), the signal
+	 * back-end counts them as missed. */
 	if (read(s->tick_tfd, &exp, sizeof(exp)) != sizeof(exp))
 		return;
 	now = sp_now_ns();
@@ -202,6 +204,13 @@ static void on_tick(struct stillprof_session *s)
 	for (size_t i = s->threads.n; i-- > 0;)
 		if (!s->threads.all[i]->live)
 			s->be->detach(s, s->threads.all[i]);
+	/* perf: switch records give the state at every past tick, so every
+	 * tick since the last pass is emitted exactly (tick_replay.c). */
+	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf) {
+		for (size_t i = 0; i < s->threads.n; i++)
+			sp_replay_pass(s, s->threads.all[i], now);
+		return;
+	}
 	/* The timer runs on an absolute grid: the instant of the latest
 	 * expiration is computable without a syscall. */
 	if (s->opts.mode == STILLPROF_MODE_WALL && now >= s->tick_base_ns) {
@@ -264,6 +273,14 @@ static void *sampler_main(void *arg)
 	/* Final pass: names, then stop every event and drain the rest. */
 	pthread_mutex_lock(&s->fork_mu);
 	rescan(s);
+	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf) {
+		/* The ticks since the last pass, up to the stop. */
+		uint64_t now = sp_now_ns();
+		for (size_t i = 0; i < s->threads.n; i++)
+			s->be->drain(s, s->threads.all[i]);
+		for (size_t i = 0; i < s->threads.n; i++)
+			sp_replay_pass(s, s->threads.all[i], now);
+	}
 	while (s->threads.n > 0)
 		s->be->detach(s, s->threads.all[s->threads.n - 1]);
 	pthread_mutex_unlock(&s->fork_mu);

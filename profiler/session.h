@@ -46,6 +46,8 @@ struct sp_counters {
 	uint64_t offcpu_samples;
 	uint64_t lost_records;     /* PERF_RECORD_LOST */
 	uint64_t missed_ticks;
+	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known
+	                            * (tick_replay.c) */
 	uint64_t unwinds;
 	uint64_t unwind_ns;
 	uint64_t probes;
