@@ -78,6 +78,9 @@ static void skip(struct stillprof_session *s, struct sp_tstate *ts,
 		s->c.offcpu_unknown += n;
 }
 
+static void note_episode(struct stillprof_session *s,
+                         const struct sp_tstate *ts, uint64_t t_ns);
+
 void sp_replay_before(struct stillprof_session *s, struct sp_tstate *ts,
                       uint64_t t_ns)
 {
@@ -87,6 +90,8 @@ void sp_replay_before(struct stillprof_session *s, struct sp_tstate *ts,
 		return;
 	replay_init(s, ts);
 	upto = t_ns - 1; /* ticks strictly before the record */
+	if (ts->run_state == SP_RUN_BLOCKED)
+		note_episode(s, ts, t_ns);
 	if (sp_tick_count(ts->replay_ns, s->tick_ns, upto) == 0)
 		return;
 	switch (ts->run_state) {
@@ -183,4 +188,74 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
 		skip(s, ts, upto, 0);
 		return;
 	}
+}
+
+/*
+ * How often to wake.  With exact replay, a pass is needed only to drain
+ * the rings before they fill (their watermark wakes us anyway) and to
+ * probe each blocking episode while it lasts: an episode of length d is
+ * seen by a pass every w with probability min(1, d / w).  Waking every
+ * tick costs the sampling thread a wake-up, an epoll_wait and a timerfd
+ * read per tick (most of its CPU time); waking every SP_WAKE_COARSE_NS
+ * loses the stacks of episodes a finer pass would have caught.  Each
+ * ended episode adds its ticks times that difference to wake_risk; every
+ * window the period becomes coarse when the risk is under
+ * SP_WAKE_RISK_MAX of all thread-ticks, else the tick.  The statistic
+ * does not depend on the current period, so the choice does not flap.
+ */
+#define SP_WAKE_COARSE_NS (4u * 1000 * 1000)
+#define SP_WAKE_WINDOW_NS (200u * 1000 * 1000)
+#define SP_WAKE_RISK_MAX 0.002
+
+uint64_t sp_replay_coarse_ns(uint64_t iv)
+{
+	uint64_t k = (SP_WAKE_COARSE_NS + iv - 1) / iv;
+
+	return (k ? k : 1) * iv;
+}
+
+double sp_replay_gain(uint64_t d_ns, uint64_t iv, uint64_t coarse_ns)
+{
+	double fine = d_ns >= iv ? 1.0 : (double)d_ns / (double)iv;
+	double coarse = d_ns >= coarse_ns ? 1.0
+	                                  : (double)d_ns / (double)coarse_ns;
+
+	return fine > coarse ? fine - coarse : 0.0;
+}
+
+/* An episode that started at ts->switch_out_ns ends at t_ns. */
+static void note_episode(struct stillprof_session *s,
+                         const struct sp_tstate *ts, uint64_t t_ns)
+{
+	uint64_t iv = s->tick_ns, coarse = sp_replay_coarse_ns(iv), n;
+
+	if (coarse <= iv || t_ns <= ts->switch_out_ns)
+		return;
+	n = sp_tick_count(sp_tick_last_at_or_before(s->tick_base_ns, iv,
+	                                            ts->switch_out_ns),
+	                  iv, t_ns - 1);
+	if (n)
+		s->wake_risk += (double)n *
+		                sp_replay_gain(t_ns - ts->switch_out_ns, iv,
+		                               coarse);
+}
+
+uint64_t sp_replay_wake_period(struct stillprof_session *s, uint64_t now)
+{
+	uint64_t iv = s->tick_ns, coarse = sp_replay_coarse_ns(iv), want;
+	double total;
+
+	if (!s->wake_window_ns || now < s->wake_window_ns) {
+		s->wake_window_ns = now;
+		s->wake_risk = 0;
+		return 0;
+	}
+	if (now - s->wake_window_ns < SP_WAKE_WINDOW_NS || coarse <= iv)
+		return 0;
+	total = (double)(now - s->wake_window_ns) / (double)iv *
+	        (double)(s->threads.n ? s->threads.n : 1);
+	want = s->wake_risk <= SP_WAKE_RISK_MAX * total ? coarse : iv;
+	s->wake_window_ns = now;
+	s->wake_risk = 0;
+	return want == s->wake_ns ? 0 : want;
 }
