@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "session.h"
 #include "store.h"
+#include "tick_replay.h"
 #include "unwind.h"
 
 const char sp_perf_backend_name[] = "perf_event";
@@ -230,13 +231,13 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 	}
 	if (s->epfd >= 0) {
 		/* EPOLLHUP (always reported) tells us the thread has
-		 * exited.  In CPU mode the ticks are sparse, so EPOLLIN at
-		 * the watermark drains a filling ring early; in wall mode
-		 * every tick drains every ring and those wake-ups would only
-		 * cost.  The tag is the tid, looked up again at dispatch: an
-		 * entry detached earlier in the same batch is then absent. */
+		 * exited.  The passes are sparse in CPU mode, and in wall
+		 * mode when no probe needs every tick (tick_replay.c), so
+		 * EPOLLIN at the watermark drains a filling ring early.  The
+		 * tag is the tid, looked up again at dispatch: an entry
+		 * detached earlier in the same batch is then absent. */
 		struct epoll_event ev = {
-		    .events = s->opts.mode == STILLPROF_MODE_CPU ? EPOLLIN : 0,
+		    .events = EPOLLIN,
 		    .data.u64 = SP_EV_THREAD | (uint32_t)tid};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0) {
 			err = -errno;
@@ -344,6 +345,8 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 		if (p + 16 > end)
 			break;
 		memcpy(&t_ns, p + 8, 8); /* sample_id: pid, tid, time */
+		/* Wall ticks before this switch had the state before it. */
+		sp_replay_before(d->s, ts, t_ns);
 		if (h->misc & PERF_RECORD_MISC_SWITCH_OUT) {
 			if (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) {
 				ts->run_state = SP_RUN_PREEMPTED;

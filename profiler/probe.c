@@ -5,9 +5,16 @@
  * copied with process_vm_readv (which reports faults instead of crashing)
  * and unwound like a perf sample, from sp and pc alone.
  *
- * The copy is only trusted if the thread did not run meanwhile: its CPU
- * clock must not move and a second read of the syscall file must give the
- * same sp and pc.  The syscall file is read through an fd opened at attach
+ * The copy is only trusted if the thread did not run meanwhile.  With a
+ * perf ring that is proven by the ring itself: a thread cannot run again
+ * without being switched in, and its switch-in record advances the ring's
+ * data_head, so a head unchanged across the copy (with room in the ring
+ * for that record: it was fully drained) means the thread never ran.  The
+ * loads are ordered (acquire; x86-64 orders loads with loads, stores with
+ * stores): a stack word the thread wrote after its switch-in implies that
+ * the head we read afterwards shows the record.  That costs no system
+ * call; without a ring (signal back-end) its CPU clock must not move and a
+ * second read of the syscall file must give the same sp and pc.  The syscall file is read through an fd opened at attach
  * time, which fails with ESRCH once that thread is gone, so a recycled tid
  * is never probed.
  */
@@ -63,13 +70,20 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 	struct syscall_state a, b;
 	struct sp_uw_input in;
 	struct iovec local, remote;
-	uint64_t t0 = sp_now_ns(), cpu0, cpu1;
+	uint64_t t0 = sp_now_ns(), cpu0, cpu1, head0 = 0;
+	struct perf_event_mmap_page *meta;
 	ssize_t got;
 	int r, n;
 
 	if (ts->syscall_fd < 0)
 		return -EBADF;
-	cpu0 = thread_cpu_ns(ts->tid);
+	meta = ts->ring.fd >= 0 ? ts->ring.meta : NULL;
+	if (meta) {
+		head0 = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+		if (meta->data_tail != head0)
+			meta = NULL; /* not drained: check the clock */
+	}
+	cpu0 = meta ? 0 : thread_cpu_ns(ts->tid);
 	r = read_syscall(ts->syscall_fd, &a);
 	if (r <= 0)
 		return r;
@@ -88,15 +102,24 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 		if (got <= 0)
 			return -EFAULT;
 	}
-	cpu1 = thread_cpu_ns(ts->tid);
-	r = read_syscall(ts->syscall_fd, &b);
-	if (r < 0)
-		return r;
-	if (r == 0 || cpu0 != cpu1 || cpu0 == UINT64_MAX || b.sp != a.sp ||
-	    b.pc != a.pc) {
-		/* It ran while we copied: the copy may be torn. */
-		s->c.probe_torn++;
-		return 0;
+	if (meta) {
+		if (__atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) !=
+		    head0) {
+			/* A record: it may have run, the copy may be torn. */
+			s->c.probe_torn++;
+			return 0;
+		}
+	} else {
+		cpu1 = thread_cpu_ns(ts->tid);
+		r = read_syscall(ts->syscall_fd, &b);
+		if (r < 0)
+			return r;
+		if (r == 0 || cpu0 != cpu1 || cpu0 == UINT64_MAX ||
+		    b.sp != a.sp || b.pc != a.pc) {
+			/* It ran while we copied: the copy may be torn. */
+			s->c.probe_torn++;
+			return 0;
+		}
 	}
 	memset(&in, 0, sizeof(in));
 	in.regs[SP_REG_RSP] = a.sp;

@@ -28,6 +28,7 @@
 #include "session.h"
 #include "snapshot.h"
 #include "store.h"
+#include "tick_replay.h"
 #include "unwind.h"
 
 /* Rescanning /proc/self/task: with perf, FORK records attach new threads at
@@ -185,12 +186,28 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 	}
 }
 
+/* Wake every `wake` ns from the next tick on (tick_replay.c decides). */
+static void set_wake(struct stillprof_session *s, uint64_t wake, uint64_t now)
+{
+	uint64_t next = sp_tick_last_at_or_before(s->tick_base_ns, s->tick_ns,
+	                                          now) + s->tick_ns;
+	struct itimerspec its;
+
+	its.it_interval.tv_sec = (time_t)(wake / 1000000000u);
+	its.it_interval.tv_nsec = (long)(wake % 1000000000u);
+	its.it_value.tv_sec = (time_t)(next / 1000000000u);
+	its.it_value.tv_nsec = (long)(next % 1000000000u);
+	if (timerfd_settime(s->tick_tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		s->wake_ns = wake;
+}
+
 static void on_tick(struct stillprof_session *s)
 {
 	uint64_t exp = 0, now;
 
 	/* Drain the expiration count; more than one means we fell behind:
-	 * those ticks are counted as missed, never replayed. */
+	 * the perf back-end replays those ticks (tick_replay.c), the signal
+	 * back-end counts them as missed. */
 	if (read(s->tick_tfd, &exp, sizeof(exp)) != sizeof(exp))
 		return;
 	now = sp_now_ns();
@@ -203,6 +220,16 @@ static void on_tick(struct stillprof_session *s)
 	for (size_t i = s->threads.n; i-- > 0;)
 		if (!s->threads.all[i]->live)
 			s->be->detach(s, s->threads.all[i]);
+	/* perf: switch records give the state at every past tick, so every
+	 * tick since the last pass is emitted exactly (tick_replay.c). */
+	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf) {
+		uint64_t wake;
+		for (size_t i = 0; i < s->threads.n; i++)
+			sp_replay_pass(s, s->threads.all[i], now);
+		if ((wake = sp_replay_wake_period(s, now)))
+			set_wake(s, wake, now);
+		return;
+	}
 	/* The timer runs on an absolute grid: the instant of the latest
 	 * expiration is computable without a syscall. */
 	if (s->opts.mode == STILLPROF_MODE_WALL && now >= s->tick_base_ns) {
@@ -265,6 +292,14 @@ static void *sampler_main(void *arg)
 	/* Final pass: names, then stop every event and drain the rest. */
 	pthread_mutex_lock(&s->fork_mu);
 	rescan(s);
+	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf) {
+		/* The ticks since the last pass, up to the stop. */
+		uint64_t now = sp_now_ns();
+		for (size_t i = 0; i < s->threads.n; i++)
+			s->be->drain(s, s->threads.all[i]);
+		for (size_t i = 0; i < s->threads.n; i++)
+			sp_replay_pass(s, s->threads.all[i], now);
+	}
 	while (s->threads.n > 0)
 		s->be->detach(s, s->threads.all[s->threads.n - 1]);
 	pthread_mutex_unlock(&s->fork_mu);
@@ -325,6 +360,9 @@ int sp_sampler_start(struct stillprof_session *s)
 	its.it_interval.tv_nsec = (long)(tick_us % 1000000) * 1000;
 	s->tick_ns = (uint64_t)tick_us * 1000u;
 	s->tick_base_ns = sp_now_ns() + s->tick_ns;
+	s->wake_ns = s->tick_ns;
+	s->wake_window_ns = 0;
+	s->wake_risk = 0;
 	its.it_value.tv_sec = (time_t)(s->tick_base_ns / 1000000000u);
 	its.it_value.tv_nsec = (long)(s->tick_base_ns % 1000000000u);
 	/* Attach the threads that exist now before returning, so the

@@ -46,6 +46,8 @@ struct sp_counters {
 	uint64_t offcpu_samples;
 	uint64_t lost_records;     /* PERF_RECORD_LOST */
 	uint64_t missed_ticks;
+	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known
+	                            * (tick_replay.c) */
 	uint64_t unwinds;
 	uint64_t unwind_ns;
 	uint64_t probes;
@@ -79,6 +81,12 @@ struct stillprof_session {
 	uint64_t started_ns;
 	uint64_t tick_ns;          /* tick period */
 	uint64_t tick_base_ns;     /* first expiration (CLOCK_MONOTONIC) */
+	/* wall mode, perf: the timerfd fires every wake_ns (tick_ns, or a
+	 * multiple when no probe needs the finer passes: tick_replay.c) */
+	uint64_t wake_ns;
+	uint64_t wake_window_ns;   /* start of the current judging window */
+	double wake_risk;          /* ticks coarse passes would leave
+	                            * without a stack, in the window */
 	struct sp_snap *snap;      /* snapshots while running (snapshot.h) */
 
 	/* owned by the sampling thread while running */

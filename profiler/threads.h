@@ -52,6 +52,7 @@ struct sp_tstate {
 	uint64_t window_ns;
 	uint32_t window_switches;
 	uint32_t weight;
+	uint64_t replay_ns;      /* last wall tick accounted (tick_replay.c) */
 };
 
 struct sp_threads {
