@@ -54,7 +54,7 @@ typedef int sp_write_fn(struct sp_sink *sink, void *ctx);
 
 /*
  * Write a file atomically: create a temporary file ".NAME.XXXXXX"
- * (O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0644 minus the umask, which is the
+ * (O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600 minus the umask, which is the
  * final file's mode; see sink.c) in path's directory, run fn on a sink over
  * it, flush, fsync, rename over path, fsync the directory.  On any failure
  * the temporary file is removed and an existing file at path is untouched.
