@@ -263,7 +263,7 @@ class TestStackProfAPI < Minitest::Test
     Dir.mktmpdir("stillprof-auto") do |d|
       out = File.join(d, "auto.dump")
       env = { "STILLPROF_OUT" => out, "STILLPROF_RAW" => "1", "STILLPROF_INTERVAL" => "500" }
-      err = IO.popen(env, [RbConfig.ruby, "-r", "stillprof/autorun", "-e", "sleep 0.05"],
+      err = IO.popen(env, [RbConfig.ruby, "-r", "stillprof/autorun", "-e", "sleep 0.3"],
                      err: [:child, :out], &:read)
       assert_includes err, "results dumped at: #{out}"
       h = Marshal.load(File.binread(out))
