@@ -18,25 +18,16 @@
 
 #include <cmocka.h>
 
+#include "slurp_file.h"
 #include "stillprof.h"
 
 static char dir[] = "/tmp/sp-api-profile.XXXXXX";
 
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = slurp_file(path, len);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
 	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
 	return buf;
 }
 

@@ -27,6 +27,7 @@
 #include "symbols.h"
 #include "formats.h"
 #include "writers_fixture.h"
+#include "slurp_file.h"
 
 static const struct sp_stackprof_opts full = { .raw = 1, .aggregate = 1 };
 
@@ -377,20 +378,9 @@ static int write_then_fail(struct sp_sink *s, void *arg)
 
 static char *read_all(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = slurp_file(path, len);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
 	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
 	return buf;
 }
 
