@@ -45,6 +45,42 @@ static void test_grid(void **state)
 	assert_int_equal(sp_tick_count(1000, 100, 1300 - 1), 2);
 }
 
+/* When the sampling thread may wake less often than every tick. */
+static void test_wake_period(void **state)
+{
+	struct stillprof_session *s = calloc(1, sizeof(*s));
+	const uint64_t ms = 1000000;
+	(void)state;
+
+	assert_non_null(s);
+	assert_int_equal(sp_replay_coarse_ns(1 * ms), 4 * ms);
+	assert_int_equal(sp_replay_coarse_ns(3 * ms), 6 * ms);
+	assert_int_equal(sp_replay_coarse_ns(10 * ms), 10 * ms);
+	assert_int_equal(sp_replay_coarse_ns(100000), 4 * ms);
+	/* a 2 ms block: always seen by 1 ms passes, half the time by 4 ms */
+	assert_true(sp_replay_gain(2 * ms, ms, 4 * ms) > 0.49 &&
+	            sp_replay_gain(2 * ms, ms, 4 * ms) < 0.51);
+	/* long blocks are seen either way; microsecond ones nearly never */
+	assert_true(sp_replay_gain(10 * ms, ms, 4 * ms) == 0.0);
+	assert_true(sp_replay_gain(6000, ms, 4 * ms) < 0.005);
+	assert_true(sp_replay_gain(2 * ms, 10 * ms, 10 * ms) == 0.0);
+
+	s->tick_ns = ms;
+	s->tick_base_ns = 1000 * ms;
+	s->wake_ns = ms;
+	s->threads.n = 4;
+	assert_int_equal(sp_replay_wake_period(s, 2000 * ms), 0); /* start */
+	assert_int_equal(sp_replay_wake_period(s, 2100 * ms), 0); /* early */
+	/* quiet window: coarse */
+	assert_int_equal(sp_replay_wake_period(s, 2200 * ms), 4 * ms);
+	s->wake_ns = 4 * ms;
+	assert_int_equal(sp_replay_wake_period(s, 2400 * ms), 0); /* same */
+	/* 200 ms x 4 threads = 800 thread-ticks; 20 at risk is 2.5 % */
+	s->wake_risk = 20;
+	assert_int_equal(sp_replay_wake_period(s, 2600 * ms), ms);
+	free(s);
+}
+
 static int pipe_a[2], pipe_b[2];
 static atomic_uint_fast64_t woke_ns;
 
@@ -195,6 +231,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grid),
+		cmocka_unit_test(test_wake_period),
 		cmocka_unit_test(test_stalled_sampler_replays_ticks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
