@@ -153,9 +153,10 @@ profile_run() {
 }
 
 check_dump() {
-	# check_dump DUMP INTERVAL: the dump names every blocking function
-	# and gives each blocked stack a good part of the wall time (the
-	# stackprof CLI reads the 1 ms dumps); its metadata lists every torture thread with samples.
+	# check_dump DUMP INTERVAL: stackprof --text reads DUMP, names every
+	# blocking function and gives each blocked stack a good part of the
+	# wall time; its metadata lists every torture thread with samples;
+	# every other stackprof CLI format reads the 1 ms dumps.
 	dump=$1
 	iv=$2
 	label=$(basename "$dump")
