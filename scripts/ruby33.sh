@@ -97,6 +97,10 @@ fi
 got=$(sha256sum "$tarball" | cut -d' ' -f1)
 [ "$got" = "$sum" ] || { rm -f "$tarball"; die "$tarball sha256 $got, Sources says $sum"; }
 
+# Only ever delete a prefix this script created (a failed earlier build).
+if [ -d "$PREFIX" ] && [ -n "$(ls -A "$PREFIX")" ] && [ ! -f "$PREFIX/.stillprof-partial" ]; then
+	die "$PREFIX is not empty and not ours: refusing to delete it"
+fi
 rm -rf src && mkdir src
 tar -xf "$tarball" -C src --strip-components=1 || die "cannot unpack $tarball"
 cd src
@@ -104,7 +108,7 @@ cd src
 start=$(date +%s)
 # Only what the gem and its tests use: no docs, no gmp/readline variants.
 # Shared libruby so the extension links the way distribution Rubies do.
-rm -rf "$PREFIX" && mkdir -p "$PREFIX"
+rm -rf "$PREFIX" && mkdir -p "$PREFIX" && : >"$PREFIX/.stillprof-partial"
 log "configure (prefix $PREFIX)"
 ./configure --prefix="$PREFIX" --disable-install-doc --disable-install-rdoc \
 	--disable-install-capi --enable-shared --without-gmp \
@@ -125,6 +129,7 @@ make install-nodoc HAVE_BASERUBY=no >"$CACHE/install.log" 2>&1 ||
 end=$(date +%s)
 upstream=$("$PREFIX/bin/ruby" -e 'print RUBY_VERSION')
 echo "$upstream (Debian $version)" >"$STAMP"
+rm -f "$PREFIX/.stillprof-partial"
 cd "$CACHE" && rm -rf src
 log "built Ruby $upstream in $((end - start)) s with make -j$JOBS into $PREFIX"
 echo "$PREFIX/bin/ruby"
