@@ -6,7 +6,8 @@ PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev zlib1g-dev
 libcmocka-dev ruby ruby-dev ruby-stackprof ruby-mysql2 ruby-minitest strace
 mariadb-server mariadb-client libssl-dev openssl procps golang-go libc6-dbg
 chromium valgrind clang libclang-rt-14-dev google-perftools libgoogle-perftools4
-linux-perf"
+linux-perf
+curl xz-utils gpgv debian-archive-keyring libyaml-dev libffi-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

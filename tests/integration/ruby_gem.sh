@@ -4,6 +4,8 @@
 # (tests/ruby/*.rb, minitest), checks that the real stackprof CLI reads the
 # gem's dumps in every report format, and that strace sees no signal sent
 # or delivered while a wall-mode profile runs next to blocked threads.
+# RUBY: the ruby binary to test (default: ruby from PATH, Debian's 3.1);
+# ruby_gem_33.sh runs this script with a private Ruby 3.3.
 # Exit: 0 pass, 1 fail, 77 skip, 99 harness error.
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 n_fail=0
@@ -11,10 +13,13 @@ pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; n_fail=$((n_fail + 1)); }
 skip() { echo "SKIP: $*"; exit 77; }
 
-command -v ruby >/dev/null 2>&1 || skip "ruby not installed"
-ruby -rmkmf -e 'exit(File.exist?(File.join(RbConfig::CONFIG["rubyhdrdir"], "ruby.h")) ? 0 : 1)' \
+RUBY=${RUBY:-ruby}
+export RUBY
+command -v "$RUBY" >/dev/null 2>&1 || skip "ruby not installed"
+echo "ruby: $("$RUBY" -v)"
+"$RUBY" -rmkmf -e 'exit(File.exist?(File.join(RbConfig::CONFIG["rubyhdrdir"], "ruby.h")) ? 0 : 1)' \
 	>/dev/null 2>&1 || skip "ruby-dev not installed"
-ruby -rminitest -e1 2>/dev/null || skip "ruby-minitest not installed"
+"$RUBY" -rminitest -e1 2>/dev/null || skip "ruby-minitest not installed"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/stillprof-ruby.XXXXXX") || exit 99
 # Link the extension against this build's libstillprof (other formats).
@@ -31,7 +36,7 @@ RUBYLIB="$TMP/lib:$SRCDIR/bindings/ruby/lib"
 export RUBYLIB
 
 for t in "$SRCDIR"/tests/ruby/test_*.rb; do
-	if timeout -k 5 300 ruby "$t"; then
+	if timeout -k 5 300 "$RUBY" "$t"; then
 		pass "$(basename "$t")"
 	else
 		fail "$(basename "$t")"
@@ -48,7 +53,7 @@ def nap; sleep 0.02; Array.new(2000) { "x" * 8 }; end
   StackProf.run(**o, out: ARGV[0] + "/d#{i}.dump") { 5.times { hot; nap; GC.start } }.close
 end
 RUBY
-if ! timeout -k 5 120 ruby "$TMP/work.rb" "$TMP"; then
+if ! timeout -k 5 120 "$RUBY" "$TMP/work.rb" "$TMP"; then
 	fail "writing dumps"
 elif command -v stackprof >/dev/null 2>&1; then
 	for d in "$TMP"/d*.dump; do
@@ -99,19 +104,24 @@ puts "samples=#{res[:samples]} idle_jobs=#{res[:metadata][:idle_jobs]}"
 RUBY
 	# (Ruby itself creates one SIGVTALRM timer at boot, profiled or not:
 	# timer_create is not counted; setitimer would be stackprof's)
-	timeout -k 5 60 strace -f -qq -o "$TMP/strace" \
-		-e trace=kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,setitimer \
-		-e signal=all ruby "$TMP/sig.rb" >"$TMP/sig.out" 2>&1
-	sent=$(grep -c -E 'kill\(|sigqueueinfo\(|setitimer\(' "$TMP/strace")
-	got=$(grep -c -- '--- SIG' "$TMP/strace")
-	eintr=$(grep -c 'EINTR\|ERESTART' "$TMP/strace")
-	echo "strace: $sent signal/timer calls, $got signals delivered, $eintr interrupted calls; $(cat "$TMP/sig.out")"
-	if [ "$sent" = 0 ] && [ "$got" = 0 ] && grep -q 'samples=[1-9].* idle_jobs=[1-9]' "$TMP/sig.out"; then
-		pass "no signal sent or delivered while profiling"
-	else
-		fail "signals seen"
-		grep -E 'kill|SIG|timer' "$TMP/strace" | head
-	fi
+	# second run: the >= 3.3 helper-thread fallback (bug #20197),
+	# forced (ignored by Rubies without the trigger API)
+	for force in 0 1; do
+		STILLPROF_RUBY_FORCE_HELPER=$force timeout -k 5 60 \
+			strace -f -qq -o "$TMP/strace" \
+			-e trace=kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,setitimer \
+			-e signal=all "$RUBY" "$TMP/sig.rb" >"$TMP/sig.out" 2>&1
+		sent=$(grep -c -E 'kill\(|sigqueueinfo\(|setitimer\(' "$TMP/strace")
+		got=$(grep -c -- '--- SIG' "$TMP/strace")
+		eintr=$(grep -c 'EINTR\|ERESTART' "$TMP/strace")
+		echo "strace (STILLPROF_RUBY_FORCE_HELPER=$force): $sent signal/timer calls, $got signals delivered, $eintr interrupted calls; $(cat "$TMP/sig.out")"
+		if [ "$sent" = 0 ] && [ "$got" = 0 ] && grep -q 'samples=[1-9].* idle_jobs=[1-9]' "$TMP/sig.out"; then
+			pass "no signal sent or delivered while profiling (forced helper: $force)"
+		else
+			fail "signals seen (forced helper: $force)"
+			grep -E 'kill|SIG|timer' "$TMP/strace" | head
+		fi
+	done
 else
 	echo "NOTE: strace not installed: signal check skipped"
 fi

@@ -16,7 +16,11 @@ unless $defs.include?("-DHAVE_RB_POSTPONED_JOB_PREREGISTER")
     abort "no postponed-job API in this Ruby"
 end
 have_func("rb_profile_thread_frames", "ruby/debug.h")
-have_func("rb_internal_thread_add_event_hook", "ruby/thread.h")
+# Ruby >= 3.2: GVL hooks give each sample's GVL state; >= 3.3 names the
+# thread in the event data (hooks may run on another native thread).
+if have_func("rb_internal_thread_add_event_hook", "ruby/thread.h")
+  have_struct_member("rb_internal_thread_event_data_t", "thread", "ruby/thread.h")
+end
 
 # Optional: libstillprof for pprof/speedscope/HTML output (Stillprof.write).
 # In the source tree: its .libs after `sh scripts/build.sh`; installed:

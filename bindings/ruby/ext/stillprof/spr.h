@@ -108,6 +108,8 @@ struct spr_profile {
 	uint64_t refresh_tick;        /* tick of the last other-thread refresh */
 	uint64_t jobs;                /* jobs that ran */
 	uint64_t idle_jobs;           /* idle-helper runs that sampled */
+	int helper_mode;              /* >= 3.3 fallback: helper samples */
+	VALUE displaced;              /* helper mode: the holder it replaced */
 };
 
 extern struct spr_profile spr;
@@ -140,6 +142,9 @@ int spr_sample_current(uint64_t weight, int64_t now_us, int state);
 void spr_threads_refresh(VALUE current, VALUE only);
 /* No thread but the idle helper can run Ruby code (all sleep or block). */
 int spr_threads_all_stopped(void);
+/* Other threads' frames are exact (rb_profile_thread_frames, >= 3.3):
+ * cheap enough to refresh at every job. */
+int spr_threads_exact(void);
 /* Emit each other thread's cached stack with weight n. */
 void spr_threads_emit(VALUE current, VALUE only, uint64_t n, int64_t now_us);
 
@@ -162,6 +167,25 @@ void spr_idle_stop(void);     /* GVL held, after spr_ticker_stop */
 void spr_idle_wake(void);     /* ticker thread */
 void spr_idle_forget(void);   /* fork child, VM exit */
 VALUE spr_idle_thread(void);  /* the helper Thread, or Qnil */
+
+/* ---- spr_gvl.c: GVL state from thread event hooks (Ruby >= 3.2) ---- */
+void spr_gvl_start(void);     /* GVL held; no-op without hooks */
+void spr_gvl_stop(void);      /* GVL held; no hook runs after it */
+int spr_gvl_state(VALUE th);  /* SPR_*, or -1 when unknown */
+VALUE spr_gvl_last_holder(void); /* last GVL taker but the helper, or Qnil */
+uint64_t spr_gvl_events(void);
+const char *spr_gvl_source(void);
+
+/* ---- spr_probe.c: Ruby bug #20197 probe (Ruby >= 3.3) ---- */
+enum {
+	SPR_PROBE_NOT_RUN, SPR_PROBE_NOT_AFFECTED, SPR_PROBE_AFFECTED,
+	SPR_PROBE_FORCED, SPR_PROBE_NOT_APPLICABLE
+};
+void spr_probe_init(void);    /* Init: preregister the probe job */
+int spr_probe_run(void);      /* GVL held; once per process */
+int spr_probe_helper_mode(void); /* sample from the helper thread only */
+const char *spr_probe_text(void);
+double spr_probe_ms(void);
 
 /* ---- spr_export.c ---- */
 void spr_export_init(VALUE mNative);

@@ -109,12 +109,20 @@ static VALUE native_start(VALUE self, VALUE opts)
 	spr.refresh_tick = 0;
 	seg_start_us = spr_now_us();
 
+	spr.helper_mode = 0;
+	if (mode == SPR_WALL || mode == SPR_CPU) {
+		/* >= 3.3: where do triggers land (bug #20197)?  Once. */
+		spr_probe_run();
+		spr.helper_mode = spr_probe_helper_mode();
+	}
+	spr.displaced = Qnil;
 	spr.running = 1;
 	if (mode == SPR_WALL || mode == SPR_CPU) {
 		if (!spr.ignore_gc)
 			spr_gc_hooks(1);
+		spr_gvl_start();
 		err = spr_ticker_start();
-		if (!err && mode == SPR_WALL) {
+		if (!err && (mode == SPR_WALL || spr.helper_mode)) {
 			err = spr_idle_start();
 			if (err)
 				spr_ticker_stop();
@@ -122,6 +130,7 @@ static VALUE native_start(VALUE self, VALUE opts)
 		if (err) {
 			spr.running = 0;
 			spr_gc_hooks(0);
+			spr_gvl_stop();
 			rb_syserr_fail(-err, "stillprof: cannot start the "
 			               "sampling thread");
 		}
@@ -141,6 +150,7 @@ static VALUE native_stop(VALUE self)
 	spr.running = 0;
 	spr_ticker_stop();
 	spr_idle_stop();
+	spr_gvl_stop();
 	spr_gc_hooks(0);
 	spr_object_hook(0);
 	/* ticks no job turned into samples */
@@ -237,6 +247,7 @@ RUBY_FUNC_EXPORTED void Init_stillprof_ext(void)
 	memset(&spr, 0, sizeof(spr));
 	spr.metadata = spr.interval_value = spr.start_thread = Qnil;
 	spr.loc_ids = Qnil;
+	spr.displaced = Qnil;
 	holder = TypedData_Wrap_Struct(rb_cObject, &state_type, &spr);
 	rb_gc_register_mark_object(holder);
 	spr_ticker_init();

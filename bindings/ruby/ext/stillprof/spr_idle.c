@@ -26,6 +26,7 @@
 
 static int hfd = -1;     /* the helper's eventfd (ticker writes it) */
 static int stopping;     /* atomic: helper must exit */
+static int parked;       /* atomic: helper reached its first park */
 static VALUE helper = Qnil;
 static ID id_join;
 
@@ -66,6 +67,7 @@ static VALUE helper_main(void *arg)
 		/* holding the GVL now: the ticker must move job flags off
 		 * this thread once it parks */
 		spr_ticker_helper_ran();
+		__atomic_store_n(&parked, 1, __ATOMIC_RELEASE);
 		/* interrupts (Thread#kill, VM exit) are checked on return */
 		rb_thread_call_without_gvl(park, NULL, unpark, NULL);
 		spr_ticker_helper_ran();
@@ -93,9 +95,24 @@ int spr_idle_start(void)
 	if (hfd < 0)
 		return -errno;
 	__atomic_store_n(&stopping, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&parked, 0, __ATOMIC_RELEASE);
 	helper = rb_thread_create(helper_main, NULL);
 	rb_funcall(helper, rb_intern("name="), 1,
 	           rb_str_new_cstr("stillprof-idle"));
+#ifdef HAVE_RB_POSTPONED_JOB_TRIGGER
+	/* Ruby 3.3 (thread_pthread.c, ruby_thread_set_native): a new native
+	 * thread makes itself the "running" ec before it has the GVL, so
+	 * triggers would wait on the helper until the caller's time quantum
+	 * (100 ms) ends.  Let it run to its park now: the caller takes the
+	 * GVL back and is the target again.  Bounded. */
+	{
+		int i;
+
+		for (i = 0; i < 1000 &&
+		     !__atomic_load_n(&parked, __ATOMIC_ACQUIRE); i++)
+			rb_thread_schedule();
+	}
+#endif
 	return 0;
 }
 

@@ -117,6 +117,13 @@ static VALUE metadata(void)
 	    "no signals: a timer pthread flags the GVL holder (postponed job); "
 	    "stacks are read at Ruby safepoints; blocked threads are never "
 	    "interrupted"));
+	ADD("ruby_bug_20197", rb_str_new_cstr(spr_probe_text()));
+	if (spr_probe_ms() > 0)
+		ADD("probe_ms", DBL2NUM(spr_probe_ms()));
+	ADD("gvl_states", rb_str_new_cstr(spr_gvl_source()));
+	ADD("thread_frames", rb_str_new_cstr(spr_threads_exact() ?
+	    "rb_profile_thread_frames (exact, every job)" :
+	    "Thread#backtrace_locations (every ~10 ms)"));
 	ADD("all_threads", spr.all_threads ? Qtrue : Qfalse);
 	ADD("delayed_samples", ULL2NUM(spr.delayed));
 	ADD("jobs", ULL2NUM(spr.jobs));

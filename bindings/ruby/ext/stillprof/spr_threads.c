@@ -1,6 +1,8 @@
 /*
  * spr_threads.c - stacks of the threads that do not hold the GVL.
  *
+ * Ruby >= 3.3: rb_profile_thread_frames reads them as frame VALUEs, like
+ * the holder's own stack, refreshed at every job (no allocation).
  * On Ruby 3.1/3.2 no public API reads another thread's frames as
  * rb_profile_frames VALUEs.  The GVL holder's job reads them with
  * Thread#backtrace_locations instead: a thread without the GVL cannot
@@ -13,6 +15,7 @@
  * marks blocking regions THREAD_STOPPED), false for a runnable thread that
  * is not the holder, i.e. one waiting for the GVL.  A thread running C code
  * without the GVL counts as blocked: a heuristic, documented as such.
+ * With GVL hooks (>= 3.2, spr_gvl.c) the state is exact instead.
  */
 #define _GNU_SOURCE 1
 #include <stdlib.h>
@@ -40,6 +43,66 @@ static void ids(void)
 	id_native_thread_id = rb_intern("native_thread_id");
 }
 
+/* State of a thread that does not hold the GVL: from the GVL hooks when
+ * they know it (>= 3.2), else the Thread#stop? heuristic. */
+static int state_of(VALUE th)
+{
+	int st = spr_gvl_state(th);
+
+	if (st == SPR_RUNNING || st == SPR_GVL_WAIT) {
+		/* RUNNING for a non-holder: a hook raced with us; the thread
+		 * a helper-only sampler displaced was running (spr_ticker.c) */
+		return th == spr.displaced ? SPR_RUNNING : SPR_GVL_WAIT;
+	}
+	if (st == SPR_BLOCKED)
+		return st;
+	return RTEST(rb_funcall(th, id_stop_p, 0)) ? SPR_BLOCKED :
+	                                           SPR_GVL_WAIT;
+}
+
+#ifdef HAVE_RB_PROFILE_THREAD_FRAMES
+/* >= 3.3: the frames themselves, as for the holder's own stack (full
+ * labels, method entries as ids); no allocation. */
+static void read_frames(VALUE th, struct spr_thread *t)
+{
+	static VALUE buf[SPR_MAX_DEPTH];
+	static int lines[SPR_MAX_DEPTH];
+	int n, i;
+
+	t->cached = 0;
+	n = rb_profile_thread_frames(th, 0, SPR_MAX_DEPTH, buf, lines);
+	if (n > t->depth || !t->keys) {
+		uint64_t *k = realloc(t->keys, (n + 1) * sizeof(*k));
+		int32_t *l;
+
+		if (!k)
+			return;
+		t->keys = k;
+		l = realloc(t->lines, (n + 1) * sizeof(*l));
+		if (!l)
+			return;
+		t->lines = l;
+	}
+	t->depth = 0;
+	for (i = 0; i < n; i++) {
+		if (spr_frame_real(buf[i], &t->keys[t->depth]))
+			return;
+		t->lines[t->depth++] = lines[i];
+	}
+	t->cached = t->depth > 0;
+}
+
+int spr_threads_exact(void)
+{
+	return 1;
+}
+#else
+int spr_threads_exact(void)
+{
+	return 0;
+}
+#endif
+
 static void refresh_one(VALUE th)
 {
 	struct spr_thread *t;
@@ -55,8 +118,11 @@ static void refresh_one(VALUE th)
 
 		t->tid = NIL_P(nt) ? 0 : NUM2LONG(nt);
 	}
-	t->state = RTEST(rb_funcall(th, id_stop_p, 0)) ? SPR_BLOCKED :
-	                                                SPR_GVL_WAIT;
+	t->state = state_of(th);
+#ifdef HAVE_RB_PROFILE_THREAD_FRAMES
+	read_frames(th, t);
+	return;
+#endif
 	locs = rb_funcall(th, id_backtrace_locations, 2, INT2FIX(0),
 	                  INT2FIX(SPR_MAX_DEPTH));
 	t->cached = 0;
@@ -166,6 +232,9 @@ void spr_threads_emit(VALUE current, VALUE only, uint64_t n, int64_t now_us)
 			t->cached = 0;
 			continue;
 		}
+		/* with GVL hooks: the state now, not at the last refresh */
+		if (spr_gvl_state(t->thread) >= 0)
+			t->state = state_of(t->thread);
 		spr_record(t->keys, t->lines, t->depth, i, t->state, n, now_us,
 		           0);
 	}

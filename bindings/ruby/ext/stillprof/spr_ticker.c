@@ -52,6 +52,7 @@ static int in_gc, gc_phase;    /* from the GC hooks */
 static uint64_t gc_ticks[2];   /* ticks seen in GC: marking, sweeping */
 static int64_t gc_start_us;
 static int t_mode, t_ignore_gc;
+static int t_helper;           /* >= 3.3 fallback: wake the helper, no job */
 static long t_interval;
 
 static VALUE gc_tp = Qnil, obj_tp = Qnil;
@@ -76,6 +77,10 @@ static void trigger(int gc)
 
 const char *spr_ticker_backend(void)
 {
+	if (spr.helper_mode)
+		return "timerfd thread + parked helper Ruby thread "
+		       "(rb_postponed_job_trigger not used: Ruby bug #20197 "
+		       "probe)";
 	return "timerfd thread + rb_postponed_job_trigger";
 }
 #else
@@ -149,6 +154,16 @@ static void *ticker_main(void *arg)
 			cpu_last += n * iv;
 		}
 		ADD(&signals, n);
+		if (t_helper) {
+			/* >= 3.3 with triggers misrouted (bug #20197): the
+			 * helper takes the ticks when it gets the GVL */
+			if (!t_ignore_gc && LOAD(&in_gc))
+				ADD(&gc_ticks[LOAD(&gc_phase)], n);
+			else
+				ADD(&ticks, n);
+			spr_idle_wake();
+			continue;
+		}
 		if (!t_ignore_gc && LOAD(&in_gc)) {
 			int64_t zero = 0;
 
@@ -193,6 +208,7 @@ int spr_ticker_start(void)
 	t_mode = spr.mode;
 	t_interval = spr.interval;
 	t_ignore_gc = spr.ignore_gc;
+	t_helper = spr.helper_mode;
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	efd = eventfd(0, EFD_CLOEXEC);
 	if (tfd < 0 || efd < 0) {
@@ -323,8 +339,15 @@ static void take_samples_locked(VALUE cur, int own, int idle_tail)
 	if (spr.mode == SPR_CPU) {
 		/* CPU time is the holder's: other threads are not running
 		 * Ruby code */
-		if (own)
+		if (own) {
 			spr_sample_current(n, now, SPR_RUNNING);
+		} else if (spr.helper_mode && !NIL_P(spr.displaced) &&
+		           (spr.all_threads ||
+		            spr.displaced == spr.start_thread)) {
+			/* the helper: the thread it took the GVL from */
+			spr_threads_refresh(cur, spr.displaced);
+			spr_threads_emit(cur, spr.displaced, n, now);
+		}
 		return;
 	}
 	if (spr.all_threads) {
@@ -333,7 +356,7 @@ static void take_samples_locked(VALUE cur, int own, int idle_tail)
 		/* other threads' stacks cost an allocation per frame: refresh
 		 * them every ~10 ms, emit the cache every tick.  The idle
 		 * helper runs every ~10 ms anyway: it always refreshes. */
-		if (!own || !spr.refresh_tick ||
+		if (!own || !spr.refresh_tick || spr_threads_exact() ||
 		    (t - spr.refresh_tick) * (uint64_t)spr.interval >= 10000) {
 			spr.refresh_tick = t;
 			spr_threads_refresh(cur, Qnil);
@@ -370,11 +393,36 @@ void spr_ticker_helper_ran(void)
 	STORE(&helper_last, 1);
 }
 
+static void gc_job_locked(void);
+
+/* >= 3.3 fallback (spr_probe.c): the helper runs every job, the GC one
+ * too, whatever the other threads do.  Ticks that waited for the GVL (a
+ * CPU-bound holder keeps it up to Ruby's 100 ms quantum) are charged to
+ * the stacks found now: the holder's did not change while it waited. */
+static void helper_job(void)
+{
+	VALUE cur = rb_thread_current();
+
+	if (!spr.running || busy)
+		return;
+	busy = 1;
+	gc_job_locked();
+	busy = 0;
+	/* the thread the helper took the GVL from was running until then */
+	spr.displaced = spr_gvl_last_holder();
+	take_samples(cur, 0, 0);
+	spr.displaced = Qnil;
+}
+
 void spr_ticker_idle_job(void)
 {
 	uint64_t before = spr.consumed_ticks;
 
 	STORE(&helper_last, 1);
+	if (spr.helper_mode) {
+		helper_job();
+		return;
+	}
 	if (!spr.running || spr.mode != SPR_WALL)
 		return;
 	/* A runnable thread will reach a safepoint and run the job with its
@@ -386,8 +434,6 @@ void spr_ticker_idle_job(void)
 	if (spr.consumed_ticks != before)
 		idle_consumed = 1;
 }
-
-static void gc_job_locked(void);
 
 static void gc_job(void *arg)
 {
@@ -550,6 +596,7 @@ void spr_ticker_init(void)
 	    h_gc == POSTPONED_JOB_HANDLE_INVALID)
 		rb_raise(rb_eRuntimeError, "stillprof: no postponed job slot");
 #endif
+	spr_probe_init();
 	pthread_atfork(NULL, NULL, atfork_child);
 	ruby_vm_at_exit(vm_at_exit);
 }
