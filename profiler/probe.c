@@ -139,3 +139,21 @@ size_t sp_probe_buf_len(void)
 {
 	return SP_PROBE_STACK_BYTES;
 }
+
+int sp_probe_first(struct stillprof_session *s, struct sp_tstate *ts,
+                   uint32_t *stack)
+{
+	int r = sp_probe_blocked(s, ts, stack);
+
+	if (r == 0)
+		ts->run_state = SP_RUN_ONCPU;
+	if (r <= 0)
+		return r;
+	ts->run_state = SP_RUN_BLOCKED;
+	ts->off_state = SP_RUN_BLOCKED;
+	ts->episode++;
+	ts->probed_episode = ts->episode;
+	ts->have_blocked_stack = 1;
+	ts->blocked_stack = *stack;
+	return 1;
+}

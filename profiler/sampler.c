@@ -135,18 +135,8 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 		case SP_RUN_UNKNOWN:
 			/* Never switched since attach: it may have been
 			 * blocked since before profiling started. */
-			r = sp_probe_blocked(s, ts, &stack);
-			if (r <= 0) {
-				if (r == 0)
-					ts->run_state = SP_RUN_ONCPU;
+			if (sp_probe_first(s, ts, &stack) <= 0)
 				continue;
-			}
-			ts->run_state = SP_RUN_BLOCKED;
-			ts->off_state = SP_RUN_BLOCKED;
-			ts->episode++;
-			ts->probed_episode = ts->episode;
-			ts->have_blocked_stack = 1;
-			ts->blocked_stack = stack;
 			break;
 		case SP_RUN_BLOCKED:
 			if (!ts->have_blocked_stack ||

@@ -139,6 +139,11 @@ void sp_backend_describe(struct stillprof_session *s, struct sp_store *st);
 int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
                      uint32_t *stack);
 size_t sp_probe_buf_len(void);
+/* First look at a thread that has not switched since attach (it may have
+ * been blocked since before profiling started): sp_probe_blocked, then the
+ * thread's run state and, when blocked, its episode and stack are set. */
+int sp_probe_first(struct stillprof_session *s, struct sp_tstate *ts,
+                   uint32_t *stack);
 
 /* fork.c: register a running session so that a fork()ed child closes
  * its fds at once (see fork.c). */

@@ -141,22 +141,10 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
 	case SP_RUN_UNKNOWN:
 		/* No switch since attach: it may have been blocked since
 		 * before profiling started. */
-		r = sp_probe_blocked(s, ts, &stack);
-		if (r < 0) {
+		if (sp_probe_first(s, ts, &stack) <= 0) {
 			skip(s, ts, upto, 0);
 			return;
 		}
-		if (r == 0) {
-			ts->run_state = SP_RUN_ONCPU;
-			skip(s, ts, upto, 0);
-			return;
-		}
-		ts->run_state = SP_RUN_BLOCKED;
-		ts->off_state = SP_RUN_BLOCKED;
-		ts->episode++;
-		ts->probed_episode = ts->episode;
-		ts->have_blocked_stack = 1;
-		ts->blocked_stack = stack;
 		emit(s, ts, upto, stack);
 		return;
 	case SP_RUN_BLOCKED:

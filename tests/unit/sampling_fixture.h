@@ -1,9 +1,10 @@
 /*
  * sampling_fixture.h - what the tests of a live session share
  * (test_sampler.c, test_lifecycle.c, test_snapshot.c, test_limits.c,
- * test_dlclose.c, test_thread_churn.c): whether perf_event sessions can
- * start here, a spinning thread whose stack names known functions, and
- * the fd count and sleep the leak and timing checks use.  Included once
+ * test_dlclose.c, test_thread_churn.c, test_thread_limit.c): whether
+ * perf_event sessions can start here, a spinning thread whose stack names
+ * known functions, and the fd count and sleep the leak and timing checks
+ * use.  Included once
  * per test program, after <cmocka.h> and "stillprof.h"; a program uses
  * what it needs (hence the unused attributes).
  */

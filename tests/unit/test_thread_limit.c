@@ -27,6 +27,7 @@
 #include "snapshot.h"
 #include "stillprof.h"
 #include "store.h"
+#include "sampling_fixture.h"
 
 static void test_fold_past_the_bound(void **state)
 {
@@ -176,8 +177,6 @@ static void test_options(void **state)
 
 /* ---- a real session under churn ---- */
 
-static __thread volatile uint64_t sink;
-
 static void *short_life(void *arg)
 {
 	uint64_t x = sink, until = sp_now_ns() + 2000000; /* ~2 ms */
@@ -187,20 +186,6 @@ static void *short_life(void *arg)
 			x = x * 6364136223846793005ull + 1;
 	sink = x;
 	return NULL;
-}
-
-static int perf_usable(void)
-{
-	struct stillprof_options o;
-	stillprof_session *s;
-	int err;
-
-	stillprof_options_init(&o);
-	if (stillprof_session_new(&o, &s))
-		return 0;
-	err = stillprof_session_start(s);
-	stillprof_session_free(s);
-	return err == 0;
 }
 
 /* n threads, 8 at a time. */

@@ -60,6 +60,26 @@ static int state_of(VALUE th)
 	                                           SPR_GVL_WAIT;
 }
 
+/* Room for n frames in t's cached stack (its arrays hold at least
+ * depth + 1 entries); -1 when out of memory (the stack stays uncached). */
+static int room_for(struct spr_thread *t, long n)
+{
+	uint64_t *k;
+	int32_t *l;
+
+	if (n <= t->depth && t->keys)
+		return 0;
+	k = realloc(t->keys, (n + 1) * sizeof(*k));
+	if (!k)
+		return -1;
+	t->keys = k;
+	l = realloc(t->lines, (n + 1) * sizeof(*l));
+	if (!l)
+		return -1;
+	t->lines = l;
+	return 0;
+}
+
 #ifdef HAVE_RB_PROFILE_THREAD_FRAMES
 /* >= 3.3: the frames themselves, as for the holder's own stack (full
  * labels, method entries as ids); no allocation. */
@@ -71,18 +91,8 @@ static void read_frames(VALUE th, struct spr_thread *t)
 
 	t->cached = 0;
 	n = rb_profile_thread_frames(th, 0, SPR_MAX_DEPTH, buf, lines);
-	if (n > t->depth || !t->keys) {
-		uint64_t *k = realloc(t->keys, (n + 1) * sizeof(*k));
-		int32_t *l;
-
-		if (!k)
-			return;
-		t->keys = k;
-		l = realloc(t->lines, (n + 1) * sizeof(*l));
-		if (!l)
-			return;
-		t->lines = l;
-	}
+	if (room_for(t, n))
+		return;
 	t->depth = 0;
 	for (i = 0; i < n; i++) {
 		if (spr_frame_real(buf[i], &t->keys[t->depth]))
@@ -129,18 +139,8 @@ static void refresh_one(VALUE th)
 	if (!RB_TYPE_P(locs, T_ARRAY))
 		return;
 	n = RARRAY_LEN(locs);
-	if (n > t->depth || !t->keys) {
-		uint64_t *k = realloc(t->keys, (n + 1) * sizeof(*k));
-		int32_t *l;
-
-		if (!k)
-			return;
-		t->keys = k;
-		l = realloc(t->lines, (n + 1) * sizeof(*l));
-		if (!l)
-			return;
-		t->lines = l;
-	}
+	if (room_for(t, n))
+		return;
 	t->depth = 0;
 	for (i = 0; i < n; i++) {
 		VALUE loc = RARRAY_AREF(locs, i);
