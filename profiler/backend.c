@@ -5,6 +5,7 @@
  * every profile's metadata say which one ran and what it guarantees.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +71,41 @@ int sp_backend_select(struct stillprof_session *s, int install)
 	s->be = &sp_backend_signal;
 	sp_info("back-end signal: %s", s->backend_reason);
 	return 0;
+}
+
+int sp_backend_attach_begin(struct stillprof_session *s, pid_t tid,
+                            struct sp_tstate **out)
+{
+	struct sp_tstate *ts;
+	char name[16] = "";
+	uint64_t start;
+	int err;
+
+	if (tid == s->sampler_tid || sp_threads_find(&s->threads, tid))
+		return 0;
+	err = sp_threads_add(&s->threads, tid, &ts);
+	if (err)
+		return err;
+	if (sp_thread_read_name(tid, name) == -ENOENT) {
+		/* Gone before we could look: nothing to sample. */
+		sp_threads_remove(&s->threads, ts);
+		return 0;
+	}
+	/* A tid seen before is the same thread only if its start time is
+	 * (attached again after stop/start); else the old one has exited
+	 * and this one gets its own entry, samples and name. */
+	if (sp_thread_read_start(tid, &start))
+		start = 0;
+	err = sp_store_thread_attach(s->store, tid, name, start,
+	                             &ts->store_thread);
+	if (err) {
+		sp_threads_remove(&s->threads, ts);
+		return err;
+	}
+	/* probe.c reads it; stays bound to this thread, not to the tid. */
+	ts->syscall_fd = sp_thread_open_file(tid, "syscall");
+	*out = ts;
+	return 1;
 }
 
 /* The metadata: the back-end's name, and why it was chosen followed by

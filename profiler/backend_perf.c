@@ -194,31 +194,10 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 {
 	struct perf_event_attr a;
 	struct sp_tstate *ts;
-	char name[16] = "", path[64];
-	uint64_t start;
-	int err;
+	int err = sp_backend_attach_begin(s, tid, &ts);
 
-	if (tid == s->sampler_tid || sp_threads_find(&s->threads, tid))
-		return 0;
-	err = sp_threads_add(&s->threads, tid, &ts);
-	if (err)
+	if (err <= 0)
 		return err;
-	if (sp_thread_read_name(tid, name) == -ENOENT) {
-		/* Gone before we could look: nothing to sample. */
-		sp_threads_remove(&s->threads, ts);
-		return 0;
-	}
-	/* A tid seen before is the same thread only if its start time is
-	 * (attached again after stop/start); else the old one has exited
-	 * and this one gets its own entry, samples and name. */
-	if (sp_thread_read_start(tid, &start))
-		start = 0;
-	err = sp_store_thread_attach(s->store, tid, name, start,
-	                             &ts->store_thread);
-	if (err)
-		goto fail;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	ts->syscall_fd = open(path, O_RDONLY | O_CLOEXEC);
 	fill_attr(s, &a);
 	err = sp_perf_ring_open(&ts->ring, &a, tid, SP_PERF_RING_PAGES);
 	if (err) {

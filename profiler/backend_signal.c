@@ -115,16 +115,6 @@ static void sig_name(int sig, char *buf, size_t len)
 		                                              : "?");
 }
 
-static uint64_t thread_cpu_ns(pid_t tid)
-{
-	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
-	struct timespec t;
-
-	if (clock_gettime(clk, &t))
-		return UINT64_MAX;
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* Keep this library mapped for as long as the process lives: a handler
  * in unmapped code would crash on the next late signal. */
 static void pin_library(void)
@@ -461,7 +451,7 @@ static void sig_drain(struct stillprof_session *s, struct sp_tstate *ts)
 	consume(s, ts);
 	now = sp_now_ns();
 	check_handler(s, now);
-	cpu = thread_cpu_ns(ts->tid);
+	cpu = sp_thread_cpu_ns(ts->tid);
 	if (cpu == UINT64_MAX) {
 		ts->live = 0; /* the clock of an exited thread is invalid */
 		return;
@@ -519,34 +509,19 @@ static int sig_attach(struct stillprof_session *s, pid_t tid)
 {
 	struct sp_tstate *ts;
 	struct sp_sig_thread *st;
-	char name[16] = "", path[64];
-	int err;
+	int err = sp_backend_attach_begin(s, tid, &ts);
 
-	if (tid == s->sampler_tid || sp_threads_find(&s->threads, tid))
-		return 0;
-	err = sp_threads_add(&s->threads, tid, &ts);
-	if (err)
+	if (err <= 0)
 		return err;
-	if (sp_thread_read_name(tid, name) == -ENOENT) {
-		sp_threads_remove(&s->threads, ts);
-		return 0;
-	}
 	st = sp_calloc(1, sizeof(*st));
 	if (!st) {
 		err = -ENOMEM;
 		goto fail;
 	}
 	ts->sig = st;
-	st->stat_fd = -1;
-	err = sp_store_thread_new(s->store, tid, name, &ts->store_thread);
-	if (err)
-		goto fail;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	ts->syscall_fd = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	st->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	st->stat_fd = sp_thread_open_file(tid, "stat");
 	st->check_ns = sp_now_ns();
-	st->cpu_ns = thread_cpu_ns(tid);
+	st->cpu_ns = sp_thread_cpu_ns(tid);
 	if (st->cpu_ns == UINT64_MAX) {
 		err = -ESRCH;
 		goto fail;

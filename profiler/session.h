@@ -133,6 +133,12 @@ int sp_sig_prepare(struct stillprof_session *s, int install);
 extern const struct sp_backend sp_backend_perf;
 int sp_backend_select(struct stillprof_session *s, int install);
 void sp_backend_describe(struct stillprof_session *s, struct sp_store *st);
+/* The first half of every back-end's attach (backend.c).  Returns 1 with
+ * *out set (new entry, store thread and syscall fd ready), 0 when there is
+ * nothing to attach (the sampling thread, a known tid, a thread already
+ * gone) or -errno (nothing left behind). */
+int sp_backend_attach_begin(struct stillprof_session *s, pid_t tid,
+                            struct sp_tstate **out);
 
 /* probe.c: stack of a thread blocked in a system call; returns 1 and the
  * store stack index, 0 when the thread is running, -errno on failure. */

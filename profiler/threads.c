@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -123,39 +124,60 @@ void sp_threads_remove(struct sp_threads *t, struct sp_tstate *ts)
 	}
 }
 
-int sp_thread_read_name(pid_t tid, char name[16])
+int sp_thread_open_file(pid_t tid, const char *file)
 {
-	char path[64], buf[16];
-	ssize_t n;
-	int fd;
+	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, file);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* One read of a small /proc/self/task/TID file: bytes read or -errno. */
+static ssize_t read_task_file(pid_t tid, const char *file, char *buf,
+                              size_t len)
+{
+	int fd = sp_thread_open_file(tid, file);
+	ssize_t n;
+
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf));
-	sp_close(fd);
+	n = read(fd, buf, len);
 	if (n < 0)
-		return -errno;
+		n = -errno;
+	sp_close(fd);
+	return n;
+}
+
+int sp_thread_read_name(pid_t tid, char name[16])
+{
+	char buf[16];
+	ssize_t n = read_task_file(tid, "comm", buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
 	sp_parse_comm(buf, (size_t)n, name);
 	return 0;
 }
 
 int sp_thread_read_start(pid_t tid, uint64_t *start)
 {
-	char path[64], buf[1024];
-	ssize_t n;
-	int fd;
+	char buf[1024];
+	ssize_t n = read_task_file(tid, "stat", buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf));
-	sp_close(fd);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	return sp_parse_stat_starttime(buf, (size_t)n, start);
+}
+
+uint64_t sp_thread_cpu_ns(pid_t tid)
+{
+	/* The clock id pthread_getcpuclockid computes from a tid. */
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec t;
+
+	if (clock_gettime(clk, &t))
+		return UINT64_MAX;
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx)

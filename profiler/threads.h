@@ -80,6 +80,14 @@ int sp_thread_read_name(pid_t tid, char name[16]);
  * Returns 0 or -errno (proc_parse.c parses). */
 int sp_thread_read_start(pid_t tid, uint64_t *start);
 
+/* Open /proc/self/task/TID/FILE read-only, close-on-exec: the fd stays
+ * bound to that thread (reads fail with ESRCH once it is gone, even if the
+ * tid is reused).  Returns the fd or -1 with errno set. */
+int sp_thread_open_file(pid_t tid, const char *file);
+
+/* CPU time of a thread of this process in ns, UINT64_MAX if it is gone. */
+uint64_t sp_thread_cpu_ns(pid_t tid);
+
 /* Call fn for each tid listed in /proc/self/task.  Returns 0 or -errno. */
 int sp_threads_scan(int (*fn)(pid_t tid, void *ctx), void *ctx);
 

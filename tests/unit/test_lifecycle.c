@@ -206,6 +206,43 @@ static int child_checks(stillprof_session *inherited, const char *out)
 	return 0;
 }
 
+/* The signal back-end attaches through the same code as perf
+ * (sp_backend_attach_begin: tid and start time): the same two threads
+ * restarted 50 times keep one entry each in the session's profile. */
+static void test_lifecycle_signal_backend_restarts(void **state)
+{
+	struct stillprof_options o;
+	stillprof_session *s;
+	pthread_t busy;
+	int err;
+	(void)state;
+
+	alarm(120);
+	atomic_store(&stop_flag, 0);
+	assert_int_equal(pthread_create(&busy, NULL, busy_thread, NULL), 0);
+	stillprof_options_init(&o);
+	o.backend = STILLPROF_BACKEND_SIGNAL;
+	o.interval_us = 1000;
+	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	err = stillprof_session_start(s);
+	if (err == 0) {
+		assert_int_equal(stillprof_session_stop(s), 0);
+		for (int i = 0; i < 49; i++) {
+			assert_int_equal(stillprof_session_start(s), 0);
+			assert_int_equal(stillprof_session_stop(s), 0);
+		}
+		printf("# signal back-end: 50 starts, %zu thread entries, "
+		       "%d tasks\n", s->store->n_threads, count_tasks());
+		assert_true(s->store->n_threads >= 2);
+		assert_true(s->store->n_threads <= (size_t)count_tasks());
+	}
+	stillprof_session_free(s);
+	atomic_store(&stop_flag, 1);
+	pthread_join(busy, NULL);
+	if (err)
+		skip(); /* the signal back-end cannot run here (said why) */
+}
+
 static void test_lifecycle_fork_child_starts_clean(void **state)
 {
 	struct stillprof_options o;
@@ -310,6 +347,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifecycle_10000_cycles),
+		cmocka_unit_test(test_lifecycle_signal_backend_restarts),
 		cmocka_unit_test(test_lifecycle_fork_child_starts_clean),
 		cmocka_unit_test(test_lifecycle_exec_inherits_no_fd),
 	};
