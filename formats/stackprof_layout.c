@@ -325,11 +325,13 @@ static void emit_metadata(struct walk *w)
 		SYM(w, "max_threads");
 		UINT(w, st->limits.max_threads);
 		SYM(w, "dropped");
-		HASH(w, 6);
+		HASH(w, 7);
 		SYM(w, "lost_records");
 		UINT(w, in->lost_records);
 		SYM(w, "missed_ticks");
 		UINT(w, in->missed_ticks);
+		SYM(w, "offcpu_unknown");
+		UINT(w, in->offcpu_unknown);
 		SYM(w, "stack_limit");
 		UINT(w, in->dropped_stack_limit);
 		SYM(w, "sample_limit");

@@ -80,12 +80,13 @@ err_out:
 }
 
 /* Every sample that was due and is not in the store: ring overflows,
- * late ticks, and the memory bounds. */
+ * late ticks, off-CPU ticks whose stack could not be read, and the
+ * memory bounds. */
 static uint64_t missed_samples(const struct stillprof_session *s)
 {
 	const struct sp_run_info *in = &s->store->info;
 
-	return s->c.lost_records + s->c.missed_ticks +
+	return s->c.lost_records + s->c.missed_ticks + s->c.offcpu_unknown +
 	       in->dropped_stack_limit + in->dropped_sample_limit;
 }
 
@@ -207,7 +208,9 @@ int stillprof_session_stats(const stillprof_session *s,
 	memset(st, 0, sizeof(*st));
 	/* The memory-bound drops live in the store, which is the sampler's
 	 * while it runs: they join the count at stop. */
-	st->missed_samples = s->running ? s->c.lost_records + s->c.missed_ticks
+	st->missed_samples = s->running ? s->c.lost_records +
+	                                      s->c.missed_ticks +
+	                                      s->c.offcpu_unknown
 	                                : missed_samples(s);
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->offcpu_samples = s->c.offcpu_samples;

@@ -129,11 +129,14 @@ static void close_segment(struct stillprof_session *s, struct sp_store *seg)
 
 	in->lost_records = s->c.lost_records - n->lost_base;
 	in->missed_ticks = s->c.missed_ticks - n->ticks_base;
+	in->offcpu_unknown = s->c.offcpu_unknown - n->unknown_base;
 	in->missed_samples = in->lost_records + in->missed_ticks +
+	                     in->offcpu_unknown +
 	                     in->dropped_stack_limit +
 	                     in->dropped_sample_limit;
 	n->lost_base = s->c.lost_records;
 	n->ticks_base = s->c.missed_ticks;
+	n->unknown_base = s->c.offcpu_unknown;
 }
 
 /* ---- sampler side ---- */
@@ -488,6 +491,7 @@ int sp_snap_before_start(struct stillprof_session *s)
 	n->seg_start_real_ns = realtime_ns();
 	n->lost_base = s->c.lost_records;
 	n->ticks_base = s->c.missed_ticks;
+	n->unknown_base = s->c.offcpu_unknown;
 	atomic_store(&n->cut_done, atomic_load(&n->cut_req));
 	pthread_mutex_unlock(&n->mu);
 	return err;

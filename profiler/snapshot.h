@@ -71,7 +71,8 @@ struct sp_snap {
 	atomic_int paused;         /* toggled off by the signal */
 	/* segment bookkeeping, owned by the sampler while running */
 	uint64_t seg_start_ns, seg_start_real_ns;
-	uint64_t lost_base, ticks_base; /* counters at the segment's start */
+	uint64_t lost_base, ticks_base, unknown_base; /* counters at the
+	                                               * segment's start */
 	uint64_t run_start_ns;     /* start of the current run */
 	uint64_t last_cut_ns;      /* time of the latest cut (under mu) */
 	uint64_t cut_failures;     /* sampler side: cuts that found no memory */

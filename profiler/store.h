@@ -78,7 +78,10 @@ struct sp_run_info {
 
 	/* Where samples went missing (all zero in a dump read back). */
 	uint64_t lost_records;    /* perf ring overflows */
-	uint64_t missed_ticks;    /* ticks the sampler was late for */
+	uint64_t missed_ticks;    /* thread-ticks (samples) of ticks the
+	                           * sampler was late for, not replayed */
+	uint64_t offcpu_unknown;  /* wall ticks of an off-CPU thread whose
+	                           * stack could not be read (tick_replay.c) */
 	uint64_t dropped_stack_limit;  /* samples of a stack past max_stacks */
 	uint64_t dropped_sample_limit; /* samples past max_samples */
 	uint64_t truncated_samples;    /* samples whose stack hit max_depth */

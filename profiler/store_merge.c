@@ -21,6 +21,7 @@ static void add_counts(struct sp_store *dst, const struct sp_store *src,
 	d->missed_samples += s->missed_samples + new_drops;
 	d->lost_records += s->lost_records;
 	d->missed_ticks += s->missed_ticks;
+	d->offcpu_unknown += s->offcpu_unknown;
 	d->dropped_stack_limit += s->dropped_stack_limit;
 	d->dropped_sample_limit += s->dropped_sample_limit;
 	d->folded_threads += s->folded_threads;

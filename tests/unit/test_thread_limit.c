@@ -123,7 +123,8 @@ static void test_merge_keeps_other_and_counts(void **state)
 	assert_int_equal(src->info.folded_threads, 2);
 	src->info.lost_records = 3;
 	src->info.missed_ticks = 4;
-	src->info.missed_samples = 7;
+	src->info.offcpu_unknown = 5;
+	src->info.missed_samples = 12;
 
 	assert_int_equal(sp_store_new(&dst), 0);
 	dst->limits.max_threads = 2;
@@ -142,7 +143,8 @@ static void test_merge_keeps_other_and_counts(void **state)
 	assert_int_equal(dst->threads[1].samples, 2);
 	assert_int_equal(dst->info.lost_records, 3);
 	assert_int_equal(dst->info.missed_ticks, 4);
-	assert_int_equal(dst->info.missed_samples, 7 + 2);
+	assert_int_equal(dst->info.offcpu_unknown, 5);
+	assert_int_equal(dst->info.missed_samples, 12 + 2);
 	sp_store_free(dst);
 	sp_store_free(src);
 }
@@ -299,7 +301,7 @@ static void test_period_counts(void **state)
 	stillprof_session *s;
 	struct sp_tap *tap;
 	struct sp_store *p1, *p2;
-	uint64_t lost0 = 1000, ticks0 = 2000;
+	uint64_t lost0 = 1000, ticks0 = 2000, unknown0 = 3000;
 	(void)state;
 
 	if (!perf_usable())
@@ -311,6 +313,7 @@ static void test_period_counts(void **state)
 	/* Losses before this run (the session is idle: ours to set). */
 	s->c.lost_records = lost0;
 	s->c.missed_ticks = ticks0;
+	s->c.offcpu_unknown = unknown0;
 	assert_int_equal(stillprof_session_start(s), 0);
 	assert_int_equal(sp_snap_tap_open(s, &tap), 0);
 	usleep(50 * 1000);
@@ -331,10 +334,13 @@ static void test_period_counts(void **state)
 	                 s->c.lost_records - lost0);
 	assert_int_equal(p1->info.missed_ticks + p2->info.missed_ticks,
 	                 s->c.missed_ticks - ticks0);
+	assert_int_equal(p1->info.offcpu_unknown + p2->info.offcpu_unknown,
+	                 s->c.offcpu_unknown - unknown0);
 	for (int i = 0; i < 2; i++) {
 		const struct sp_store *p = i ? p2 : p1;
 		assert_int_equal(p->info.missed_samples,
 		                 p->info.lost_records + p->info.missed_ticks +
+		                     p->info.offcpu_unknown +
 		                     p->info.dropped_stack_limit +
 		                     p->info.dropped_sample_limit);
 		/* Periods carry the session's bounds (metadata limits). */
