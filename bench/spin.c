@@ -16,21 +16,33 @@
  * (all threads, a profiler's own threads too); T, U, L: sums over the
  * workers of their CPU time, user CPU time and lifetime, from which the
  * expected sample counts follow.
+ *
+ * SPIN_KERNEL_FLOOR=HZ: every worker opens, for itself, a task-clock
+ * sampling event at HZ that records the instruction pointer only and is
+ * never read (its ring fills; the kernel still takes every sample): what
+ * any perf_event profiler pays here for the timer interrupts and the
+ * hrtimer work at each context switch, before copying a stack or waking
+ * a reader.  bench/run prints it as the overhead's floor.
  */
 #define _GNU_SOURCE
+#include <linux/perf_event.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_THREADS 64
 
 static int depth;
 static long units;
 static volatile uint64_t sink;
+static long floor_hz; /* SPIN_KERNEL_FLOOR */
 
 struct worker {
 	pthread_t t;
@@ -68,12 +80,45 @@ __attribute__((noinline)) uint64_t spin_descend(int d, uint64_t x)
 	return r ^ (uint64_t)d;
 }
 
+/* The calling thread's IP-only task-clock event at floor_hz (-1: none);
+ * *ring: its mapping, 256 KiB (~10 s of samples before it is full). */
+static int open_floor_event(void **ring, size_t *len)
+{
+	struct perf_event_attr a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.sample_period = (uint64_t)(1000000000 / floor_hz);
+	a.sample_type = PERF_SAMPLE_IP;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
+	                  PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		perror("spin: perf_event_open (SPIN_KERNEL_FLOOR)");
+		exit(1);
+	}
+	*len = 65 * 4096;
+	*ring = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*ring == MAP_FAILED) {
+		perror("spin: mmap (SPIN_KERNEL_FLOOR)");
+		exit(1);
+	}
+	return fd;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t x = (uint64_t)w->id + 1, t0 = clock_ns(CLOCK_MONOTONIC);
 	char name[16];
 	struct rusage ru;
+	void *ring = NULL;
+	size_t len = 0;
+	int fd = floor_hz > 0 ? open_floor_event(&ring, &len) : -1;
 
 	snprintf(name, sizeof(name), "spin-%d", w->id);
 	pthread_setname_np(pthread_self(), name);
@@ -85,6 +130,10 @@ static void *worker_main(void *arg)
 	w->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	getrusage(RUSAGE_THREAD, &ru);
 	w->user_ns = tv_ns(ru.ru_utime);
+	if (fd >= 0) {
+		munmap(ring, len);
+		close(fd);
+	}
 	return NULL;
 }
 
@@ -112,6 +161,12 @@ int main(int argc, char **argv)
 	    depth > 1000 || (units = atol(argv[3])) < 1) {
 		fprintf(stderr, "usage: spin THREADS(1..64) DEPTH(5..1000) "
 		                "UNITS | spin --calibrate SECONDS\n");
+		return 2;
+	}
+	if (getenv("SPIN_KERNEL_FLOOR") &&
+	    ((floor_hz = atol(getenv("SPIN_KERNEL_FLOOR"))) < 1 ||
+	     floor_hz > 100000)) {
+		fprintf(stderr, "spin: SPIN_KERNEL_FLOOR: 1..100000 (Hz)\n");
 		return 2;
 	}
 	t0 = clock_ns(CLOCK_MONOTONIC);

@@ -51,8 +51,61 @@ const char sp_perf_guarantee[] =
  * default.  Deep stacks with large frames get truncated (counted). */
 #define SP_PERF_STACK_BYTES 8192
 /* Ring size in pages; at 1 kHz with 8 KiB copies a busy thread fills
- * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick. */
+ * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick.  Rings are
+ * per thread and locked memory: 256 threads take 32 MiB. */
 #define SP_PERF_RING_PAGES 32
+/* One sample's record, an upper bound: header, tid, time, registers and
+ * the stack copy with its two sizes, plus slack for more sample fields. */
+#define SP_PERF_SAMPLE_BYTES (SP_PERF_STACK_BYTES + 256)
+
+/*
+ * Wake-ups.  The kernel wakes a ring's poller each time another watermark
+ * of bytes has been *written* (not when the fill reaches it: draining does
+ * not delay the next one), so a polled busy thread costs the sampling
+ * thread a wake-up per half ring (~8 samples at 1 kHz) whatever the
+ * periodic passes do -- and a wake-up, with its context switch, costs
+ * more than several samples in a paravirtual guest.  So a ring is polled
+ * for EPOLLIN only when the passes are too rare for it: when the longest
+ * pass period exceeds half the time the ring takes to fill at one sample
+ * per interval (the slack the watermark at half a ring gave).  Otherwise
+ * only EPOLLHUP (always reported) is watched.  In CPU mode the pass period
+ * is chosen to fit (sp_perf_cpu_tick_us).
+ */
+static uint64_t ring_safe_ns(const struct stillprof_session *s,
+                             size_t data_len)
+{
+	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u;
+
+	return data_len / SP_PERF_SAMPLE_BYTES * iv / 2;
+}
+
+/* CPU mode passes every tick_us (10 ms), or as often as the rings need
+ * when that is not too often (SP_PERF_CPU_TICK_MIN_US: at 1 kHz every
+ * 7.5 ms).  At higher rates an idle process would pay the short period
+ * all the time: the pass stays at tick_us and the watermark wakes us. */
+#define SP_PERF_CPU_TICK_MIN_US 2000
+
+unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
+                             unsigned tick_us)
+{
+	uint64_t safe_us = ring_safe_ns(s, (size_t)SP_PERF_RING_PAGES * 4096u) /
+	                   1000u;
+
+	if (safe_us < SP_PERF_CPU_TICK_MIN_US || safe_us >= tick_us)
+		return tick_us;
+	return (unsigned)safe_us;
+}
+
+/* The longest wait between two passes of the sampling thread. */
+static uint64_t pass_max_ns(const struct stillprof_session *s)
+{
+	uint64_t coarse;
+
+	if (s->opts.mode != STILLPROF_MODE_WALL)
+		return s->tick_ns;
+	coarse = sp_replay_coarse_ns(s->tick_ns);
+	return coarse > s->tick_ns ? coarse : s->tick_ns;
+}
 
 /*
  * Switch-heavy threads.  A sampling task-clock event owns an hrtimer that
@@ -210,13 +263,14 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 	}
 	if (s->epfd >= 0) {
 		/* EPOLLHUP (always reported) tells us the thread has
-		 * exited.  The passes are sparse in CPU mode, and in wall
-		 * mode when no probe needs every tick (tick_replay.c), so
-		 * EPOLLIN at the watermark drains a filling ring early.  The
+		 * exited.  EPOLLIN at the watermark drains a ring early when
+		 * the passes are too rare for it (see ring_safe_ns).  The
 		 * tag is the tid, looked up again at dispatch: an entry
 		 * detached earlier in the same batch is then absent. */
 		struct epoll_event ev = {
-		    .events = EPOLLIN,
+		    .events = pass_max_ns(s) > ring_safe_ns(s, ts->ring.data_len)
+		                  ? EPOLLIN
+		                  : 0,
 		    .data.u64 = SP_EV_THREAD | (uint32_t)tid};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0) {
 			err = -errno;

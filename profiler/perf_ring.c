@@ -35,8 +35,24 @@ int sp_perf_ring_open(struct sp_perf_ring *r, struct perf_event_attr *attr,
 	 * with smaller rings before giving up on the thread. */
 	for (unsigned pages = data_pages; pages >= 2; pages /= 2) {
 		size_t len = (size_t)(pages + 1) * (size_t)page;
-		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		               fd, 0);
+		void *m;
+
+		if (pages < data_pages && attr->watermark) {
+			/* The watermark is in bytes and the kernel clamps it
+			 * to the ring: unscaled, a smaller ring would wake
+			 * us only when full, and lose records.  It is read
+			 * at open, so open again. */
+			uint32_t wm = attr->wakeup_watermark;
+			sp_close(fd);
+			attr->wakeup_watermark =
+			    (uint32_t)((uint64_t)wm * pages / data_pages);
+			fd = (int)syscall(SYS_perf_event_open, attr, tid, -1,
+			                  -1, PERF_FLAG_FD_CLOEXEC);
+			attr->wakeup_watermark = wm;
+			if (fd < 0)
+				return -errno;
+		}
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (m != MAP_FAILED) {
 			r->fd = fd;
 			r->meta = m;
@@ -80,6 +96,8 @@ size_t sp_perf_ring_drain(struct sp_perf_ring *r, sp_perf_record_fn *fn,
 	 * the records. */
 	head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
 	tail = r->meta->data_tail;
+	if (tail == head)
+		return 0; /* nothing new: leave the shared page clean */
 	while (tail < head) {
 		struct perf_event_header h;
 		size_t off = (size_t)tail & mask;

@@ -345,7 +345,9 @@ int sp_sampler_start(struct stillprof_session *s)
 	    (err = sp_snap_watch(s)))
 		goto err_out;
 	if (s->opts.mode == STILLPROF_MODE_CPU)
-		tick_us = s->be->cpu_tick_us;
+		tick_us = s->be == &sp_backend_perf
+		              ? sp_perf_cpu_tick_us(s, s->be->cpu_tick_us)
+		              : s->be->cpu_tick_us;
 	its.it_interval.tv_sec = tick_us / 1000000;
 	its.it_interval.tv_nsec = (long)(tick_us % 1000000) * 1000;
 	s->tick_ns = (uint64_t)tick_us * 1000u;

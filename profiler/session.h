@@ -117,6 +117,9 @@ int sp_perf_probe(struct stillprof_session *s);
 int sp_perf_attach(struct stillprof_session *s, pid_t tid);
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts);
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts);
+/* CPU mode's pass period: tick_us, or shorter when a ring would fill. */
+unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
+                             unsigned tick_us);
 extern const char sp_perf_backend_name[];
 extern const char sp_perf_guarantee[];
 

@@ -285,22 +285,21 @@ int sp_store_thread_attach(struct sp_store *st, pid_t tid, const char *name,
 
 /* ---- stacks ---- */
 
-/* FNV-1a over the pcs' bytes, then the depth. */
+/* A word at a time, then the depth: one multiply per frame (byte-wise
+ * FNV-1a took eight, a chain of 256 for a 32-frame stack, and interning
+ * was ~8 % of the sampling thread's CPU time).  The high bits are folded
+ * down at each step: the bucket index is the low bits. */
 static uint64_t stack_hash(const uint64_t *pcs, uint32_t n)
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	uint32_t i;
-	int b;
 
 	for (i = 0; i < n; i++) {
-		for (b = 0; b < 64; b += 8) {
-			h ^= (pcs[i] >> b) & 0xff;
-			h *= UINT64_C(0x100000001b3);
-		}
+		h = (h ^ pcs[i]) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
 	}
-	h ^= n;
-	h *= UINT64_C(0x100000001b3);
-	return h;
+	h = (h ^ n) * UINT64_C(0xbf58476d1ce4e5b9);
+	return h ^ (h >> 31);
 }
 
 int sp_store_buckets_grow(struct sp_store *st)
