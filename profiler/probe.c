@@ -21,18 +21,18 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "probe_copy.h"
 #include "proc_parse.h"
 #include "session.h"
 #include "store.h"
 #include "unwind.h"
 
-/* Bytes of a blocked thread's stack we copy: blocked stacks are stable, so
- * a generous copy costs only memcpy. */
+/* Bytes of a blocked thread's stack we copy at most (probe_copy.c copies
+ * the first page or two, the rest only when the unwind needs it). */
 #define SP_PROBE_STACK_BYTES 32768
 
 struct syscall_state {
@@ -68,12 +68,10 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
                      uint32_t *stack)
 {
 	struct syscall_state a, b;
-	struct sp_uw_input in;
-	struct iovec local, remote;
 	uint64_t t0 = sp_now_ns(), cpu0, cpu1, head0 = 0;
 	struct perf_event_mmap_page *meta;
-	ssize_t got;
-	int r, n;
+	size_t copied;
+	int r, n, copies;
 
 	if (ts->syscall_fd < 0)
 		return -EBADF;
@@ -87,21 +85,15 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 	r = read_syscall(ts->syscall_fd, &a);
 	if (r <= 0)
 		return r;
-	local.iov_base = s->probe_buf;
-	local.iov_len = SP_PROBE_STACK_BYTES;
-	remote.iov_base = (void *)a.sp;
-	remote.iov_len = SP_PROBE_STACK_BYTES;
-	/* A partial copy is normal: the stack ends before 32 KiB. */
-	got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	if (got <= 0) {
-		/* The first page may be the last one mapped: copy up to
-		 * the page end only. */
-		size_t to_page = 4096 - (a.sp & 4095);
-		local.iov_len = remote.iov_len = to_page;
-		got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-		if (got <= 0)
-			return -EFAULT;
-	}
+	/* Copies a little, more if the unwind wants it (probe_copy.c);
+	 * the unwind of a torn copy is thrown away below.  owner_pid, not
+	 * getpid(): that is one system call less per probe. */
+	n = sp_probe_unwind(s->uw, s->owner_pid, a.sp, a.pc, s->probe_buf,
+	                    SP_PROBE_STACK_BYTES, s->pcs, s->opts.max_depth,
+	                    &copied, &copies);
+	if (n < 0)
+		return n;
+	/* The check covers every copy: it comes after the last. */
 	if (meta) {
 		if (__atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) !=
 		    head0) {
@@ -121,14 +113,6 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 			return 0;
 		}
 	}
-	memset(&in, 0, sizeof(in));
-	in.regs[SP_REG_RSP] = a.sp;
-	in.regs[SP_REG_RIP] = a.pc;
-	in.have = (1u << SP_REG_RSP) | (1u << SP_REG_RIP);
-	in.stack = s->probe_buf;
-	in.stack_lo = a.sp;
-	in.stack_len = (size_t)got;
-	n = sp_unwind(s->uw, &in, s->pcs, s->opts.max_depth);
 	r = sp_store_intern(s->store, s->pcs, (uint32_t)n, stack);
 	s->c.probes++;
 	s->c.probe_ns += sp_now_ns() - t0;

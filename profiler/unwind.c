@@ -50,6 +50,7 @@ struct sp_unwinder {
 	uint64_t maps_rescans; /* maps->rescans when maps_sig was taken */
 	uint64_t maps_sig;
 	struct sp_unwind_stats st;
+	int past_end; /* libunwind wanted a word at or above the copy's end */
 };
 
 struct uw_arg {
@@ -111,6 +112,11 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr,
 		memcpy(val, in->stack + (addr - in->stack_lo), 8);
 		return 0;
 	}
+	/* Even when an object serves it (its tables may lie above a thread
+	 * stack): sp_unwind_past_end must never miss a word a longer copy
+	 * would have supplied. */
+	if (addr >= in->stack_lo)
+		a->uw->past_end = 1;
 	/* Anything else must be unwind tables or code of a loaded object:
 	 * our own address space, so a direct read of a mapped segment. */
 	if (sp_maps_find_data(a->uw->maps, addr, 8) &&
@@ -293,19 +299,28 @@ int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
               uint64_t *pcs, int max)
 {
 	enum sp_cfi_why why;
-	int n;
+	int n, done;
 
+	uw->past_end = 0;
 	if (max <= 0 || !(in->have & (1u << SP_REG_RIP)) || !in->regs[SP_REG_RIP])
 		return 0;
 	check_maps(uw);
 	uw->st.stacks++;
-	if (sp_cfi_unwind(uw->cfi, uw->maps, in, pcs, max, &n, &why) ==
-	    SP_CFI_DONE) {
+	done = sp_cfi_unwind(uw->cfi, uw->maps, in, pcs, max, &n, &why);
+	uw->past_end = sp_cfi_past_end(uw->cfi);
+	if (done == SP_CFI_DONE) {
 		uw->st.fast_stacks++;
 		return n;
 	}
 	uw->st.fallbacks[why]++;
 	return run_libunwind(uw, in, pcs, max, 1);
+}
+
+int sp_unwind_past_end(const struct sp_unwinder *uw)
+{
+	/* After a fallback the fast path's partial walk counts too: it is
+	 * harmless (a longer copy, then the same result). */
+	return uw->past_end;
 }
 
 /* libunwind's walk.  With stop_outside, a pc after the first that lies in
@@ -339,6 +354,7 @@ int sp_unwind_libunwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
 {
 	int n;
 
+	uw->past_end = 0;
 	if (!uncached)
 		return run_libunwind(uw, in, pcs, max, 0);
 	/* Each policy change flushes libunwind's cache. */

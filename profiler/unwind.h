@@ -62,6 +62,15 @@ int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
               uint64_t *pcs, int max);
 
 /*
+ * After sp_unwind: 1 if the walk wanted a stack word at or above the end
+ * of in->stack (stack_lo + stack_len), else 0.  When 0, the result is the
+ * same for any longer copy with the same first stack_len bytes: every
+ * word the walk read was inside the copy or below stack_lo.  (The stack of
+ * a blocked thread is copied a little first, then more only if needed.)
+ */
+int sp_unwind_past_end(const struct sp_unwinder *uw);
+
+/*
  * The same with libunwind alone, for tests and comparisons.  uncached: do
  * without (and flush) libunwind's cache, whose entries are keyed by ip
  * alone, so that the leaf's row at ip X can be reused for a caller frame

@@ -33,6 +33,7 @@ _Static_assert(sizeof(struct sp_eh_rule) == 16, "rule cache entry size");
 struct sp_cfi {
 	struct sp_eh_rule (*sets)[CACHE_WAYS];
 	struct sp_cfi_stats st;
+	int past_end; /* this walk wanted a word at or above the copy's end */
 };
 
 int sp_cfi_new(struct sp_cfi **out)
@@ -69,6 +70,11 @@ void sp_cfi_get_stats(const struct sp_cfi *c, struct sp_cfi_stats *out)
 	*out = c->st;
 }
 
+int sp_cfi_past_end(const struct sp_cfi *c)
+{
+	return c->past_end;
+}
+
 static const struct sp_eh_rule *lookup(struct sp_cfi *c,
                                        struct sp_maps *maps, uint64_t pc)
 {
@@ -98,13 +104,18 @@ static const struct sp_eh_rule *lookup(struct sp_cfi *c,
 	return &set[0];
 }
 
-/* An 8-byte read of the stack copy; 0 if it is not all inside. */
-static int read_stack(const struct sp_uw_input *in, uint64_t addr,
-                      uint64_t *val)
+/* An 8-byte read of the stack copy; 0 if it is not all inside.  A word
+ * that ends past the copy is noted: a longer copy might have held it
+ * (probe.c copies little first and more only then). */
+static int read_stack(struct sp_cfi *c, const struct sp_uw_input *in,
+                      uint64_t addr, uint64_t *val)
 {
-	if (addr < in->stack_lo || in->stack_len < 8 ||
-	    addr - in->stack_lo > in->stack_len - 8)
+	if (addr < in->stack_lo)
 		return 0;
+	if (in->stack_len < 8 || addr - in->stack_lo > in->stack_len - 8) {
+		c->past_end = 1;
+		return 0;
+	}
 	memcpy(val, in->stack + (addr - in->stack_lo), 8);
 	return 1;
 }
@@ -118,6 +129,7 @@ int sp_cfi_unwind(struct sp_cfi *c, struct sp_maps *maps,
 	int rbp_known = !!(in->have & (1u << SP_REG_RBP));
 	int n = 0;
 
+	c->past_end = 0;
 	pcs[n++] = rip;
 	if (!(in->have & (1u << SP_REG_RSP))) {
 		*why = SP_CFI_NO_REGS;
@@ -156,7 +168,7 @@ int sp_cfi_unwind(struct sp_cfi *c, struct sp_maps *maps,
 			/* Outside the copy (OpenSSL's "rsp-8,deref" reads
 			 * below rsp): libunwind's read fails, and it stops
 			 * here too, unless the word is in an object. */
-			if (!read_stack(in, cfa, &v)) {
+			if (!read_stack(c, in, cfa, &v)) {
 				if (!sp_maps_find_data(maps, cfa, 8))
 					break;
 				*why = SP_CFI_BAD_STEP;
@@ -175,7 +187,7 @@ int sp_cfi_unwind(struct sp_cfi *c, struct sp_maps *maps,
 		 * the objects' segments, so a stack placed in an object's
 		 * .bss is left to it. */
 		addr = cfa + (uint64_t)(8 * (int64_t)ru->ra_off8);
-		if (!read_stack(in, addr, &ra)) {
+		if (!read_stack(c, in, addr, &ra)) {
 			if (!sp_maps_find_data(maps, addr, 8))
 				break;
 			*why = SP_CFI_BAD_STEP;
@@ -183,7 +195,7 @@ int sp_cfi_unwind(struct sp_cfi *c, struct sp_maps *maps,
 		}
 		if (ru->flags & SP_EH_BP_SAVED) {
 			addr = cfa + (uint64_t)(8 * (int64_t)ru->bp_off8);
-			rbp_known = read_stack(in, addr, &v);
+			rbp_known = read_stack(c, in, addr, &v);
 			rbp = v;
 			if (!rbp_known && sp_maps_find_data(maps, addr, 8)) {
 				*why = SP_CFI_BAD_STEP;

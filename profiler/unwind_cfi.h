@@ -72,4 +72,8 @@ int sp_cfi_unwind(struct sp_cfi *c, struct sp_maps *maps,
 
 void sp_cfi_get_stats(const struct sp_cfi *c, struct sp_cfi_stats *out);
 
+/* After sp_cfi_unwind: 1 if the walk wanted a stack word at or above the
+ * end of the copy (a longer copy might give more frames), else 0. */
+int sp_cfi_past_end(const struct sp_cfi *c);
+
 #endif

@@ -357,6 +357,15 @@ static void test_unwind_truncated_copies(void **state)
 		n = unwind_both(&in, fast, slow);
 		assert_true(n >= 1 && n <= n_full);
 		assert_memory_equal(fast, full, (size_t)n * 8);
+		/* Not past the end: the whole copy gives the same. */
+		n = sp_unwind(uw, &in, fast, MAX_FRAMES);
+		if (!sp_unwind_past_end(uw)) {
+			assert_int_equal(n, n_full);
+			assert_memory_equal(fast, full, (size_t)n * 8);
+		}
+		/* A stack cut inside the frames wants more. */
+		if (n < n_full)
+			assert_true(sp_unwind_past_end(uw));
 	}
 	/* The whole copy, but room for 3 pcs only. */
 	assert_int_equal(sp_unwind(uw, &cap.in, fast, 3), 3);
@@ -378,9 +387,9 @@ static void test_unwind_garbage_stack(void **state)
 {
 	static uint8_t junk[8192];
 	uint64_t fast[MAX_FRAMES], slow[MAX_FRAMES], seed = 0x9e3779b97f4a7c15u;
-	uint64_t real[DEPTH + 8];
+	uint64_t real[DEPTH + 8], part[MAX_FRAMES];
 	struct sp_uw_input in;
-	int long_walks = 0;
+	int long_walks = 0, same_short = 0, k;
 	(void)state;
 
 	descend(&cap, DEPTH, 1);
@@ -415,7 +424,18 @@ static void test_unwind_garbage_stack(void **state)
 		n = unwind_both_garbage(&in, fast, slow);
 		assert_true(n >= 1 && n <= MAX_FRAMES);
 		long_walks += n > 3;
+		/* A shorter copy that the walk did not read past gives the
+		 * same frames (probe_copy.c relies on it), on either path. */
+		in.stack_len = xorshift(&seed) % (in.stack_len + 1);
+		k = sp_unwind(uw, &in, part, MAX_FRAMES);
+		if (!sp_unwind_past_end(uw)) {
+			assert_int_equal(k, n);
+			assert_memory_equal(part, fast, (size_t)n * 8);
+			same_short++;
+		}
 	}
+	print_message("garbage stacks: %d cut copies not read past the "
+	              "end\n", same_short);
 	print_message("garbage stacks: %d of 3000 walks went past 3 frames\n",
 	              long_walks);
 }
