@@ -70,8 +70,8 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 	struct syscall_state a, b;
 	uint64_t t0 = sp_now_ns(), cpu0, cpu1, head0 = 0;
 	struct perf_event_mmap_page *meta;
-	size_t copied;
-	int r, n, copies;
+	struct sp_probe_copy_res res;
+	int r, n;
 
 	if (ts->syscall_fd < 0)
 		return -EBADF;
@@ -88,11 +88,12 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 	/* Copies a little, more if the unwind wants it (probe_copy.c);
 	 * the unwind of a torn copy is thrown away below.  owner_pid, not
 	 * getpid(): that is one system call less per probe. */
-	n = sp_probe_unwind(s->uw, s->owner_pid, a.sp, a.pc, s->probe_buf,
-	                    SP_PROBE_STACK_BYTES, s->pcs, s->opts.max_depth,
-	                    &copied, &copies);
+	n = sp_probe_unwind(s->uw, s->owner_pid, a.sp, a.pc, ts->probe_hint_end,
+	                    s->probe_buf, SP_PROBE_STACK_BYTES, s->pcs,
+	                    s->opts.max_depth, &res);
 	if (n < 0)
 		return n;
+	ts->probe_hint_end = res.want_end;
 	/* The check covers every copy: it comes after the last. */
 	if (meta) {
 		if (__atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) !=

@@ -12,14 +12,22 @@
 
 #define PAGE 4096u
 
-size_t sp_probe_first_len(uint64_t sp, size_t cap)
+size_t sp_probe_first_len(uint64_t sp, uint64_t hint_end, size_t cap)
 {
 	size_t len = PAGE - (size_t)(sp & (PAGE - 1));
 
-	/* Near the page end the frames above are surely needed: one copy
-	 * of two pages is cheaper than two copies. */
-	if (len < SP_PROBE_FIRST_MIN)
+	if (hint_end > sp) {
+		/* Up to the end of the hint's page (at least sp's page). */
+		uint64_t want = hint_end - sp;
+		if (want > cap)
+			return cap;
+		len = ((size_t)((sp + want + PAGE - 1) & ~(uint64_t)(PAGE - 1)) -
+		       (size_t)sp);
+	} else if (len < SP_PROBE_FIRST_MIN) {
+		/* Near the page end the frames above are surely needed: one
+		 * copy of two pages is cheaper than two copies. */
 		len += PAGE;
+	}
 	return len < cap ? len : cap;
 }
 
@@ -43,16 +51,17 @@ ssize_t sp_probe_read(pid_t pid, void *dst, uint64_t src, size_t len)
 }
 
 int sp_probe_unwind(struct sp_unwinder *uw, pid_t pid, uint64_t sp,
-                    uint64_t pc, uint8_t *buf, size_t cap, uint64_t *pcs,
-                    int max, size_t *copied, int *copies)
+                    uint64_t pc, uint64_t hint_end, uint8_t *buf, size_t cap,
+                    uint64_t *pcs, int max, struct sp_probe_copy_res *res)
 {
-	size_t want = sp_probe_first_len(sp, cap);
+	size_t want = sp_probe_first_len(sp, hint_end, cap);
 	struct sp_uw_input in;
 	ssize_t got = sp_probe_read(pid, buf, sp, want);
 	int n;
 
-	*copies = 1;
-	*copied = 0;
+	res->copies = 1;
+	res->copied = 0;
+	res->want_end = 0;
 	if (got < 0)
 		return (int)got;
 	memset(&in, 0, sizeof(in));
@@ -67,12 +76,13 @@ int sp_probe_unwind(struct sp_unwinder *uw, pid_t pid, uint64_t sp,
 	if (sp_unwind_past_end(uw) && (size_t)got == want && want < cap) {
 		ssize_t more = sp_probe_read(pid, buf + want, sp + want,
 		                             cap - want);
-		*copies = 2;
+		res->copies = 2;
 		if (more > 0) {
 			in.stack_len += (size_t)more;
 			n = sp_unwind(uw, &in, pcs, max);
 		}
 	}
-	*copied = in.stack_len;
+	res->copied = in.stack_len;
+	res->want_end = sp_unwind_want_end(uw);
 	return n;
 }

@@ -43,6 +43,8 @@ struct sp_tstate {
 	int have_last_stack;
 	uint32_t last_stack;     /* stack of the latest on-CPU sample */
 	uint64_t probe_failures;
+	uint64_t probe_hint_end; /* probe_copy.c: end of the stack the last
+	                          * probe's unwind wanted (0: none yet) */
 	struct sp_sig_thread *sig; /* signal back-end state (backend_signal.c) */
 	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
 	                          * no tick before it may sample the thread */

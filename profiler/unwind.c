@@ -50,7 +50,8 @@ struct sp_unwinder {
 	uint64_t maps_rescans; /* maps->rescans when maps_sig was taken */
 	uint64_t maps_sig;
 	struct sp_unwind_stats st;
-	int past_end; /* libunwind wanted a word at or above the copy's end */
+	int past_end; /* a word at or above the copy's end was wanted */
+	uint64_t want_end; /* end of the highest stack word wanted */
 };
 
 struct uw_arg {
@@ -107,6 +108,9 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr,
 	/* Some libunwind paths use *val even after an error: never leave
 	 * it undefined (memcheck saw that on garbage stacks). */
 	*val = 0;
+	if (addr >= in->stack_lo && addr + 8 > a->uw->want_end &&
+	    addr + 8 > addr && addr < in->stack_lo + (1u << 24))
+		a->uw->want_end = addr + 8; /* (not the objects' tables) */
 	if (addr >= in->stack_lo && addr + 8 <= in->stack_lo + in->stack_len &&
 	    addr + 8 > addr) {
 		memcpy(val, in->stack + (addr - in->stack_lo), 8);
@@ -302,12 +306,14 @@ int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
 	int n, done;
 
 	uw->past_end = 0;
+	uw->want_end = 0;
 	if (max <= 0 || !(in->have & (1u << SP_REG_RIP)) || !in->regs[SP_REG_RIP])
 		return 0;
 	check_maps(uw);
 	uw->st.stacks++;
 	done = sp_cfi_unwind(uw->cfi, uw->maps, in, pcs, max, &n, &why);
 	uw->past_end = sp_cfi_past_end(uw->cfi);
+	uw->want_end = sp_cfi_want_end(uw->cfi);
 	if (done == SP_CFI_DONE) {
 		uw->st.fast_stacks++;
 		return n;
@@ -321,6 +327,11 @@ int sp_unwind_past_end(const struct sp_unwinder *uw)
 	/* After a fallback the fast path's partial walk counts too: it is
 	 * harmless (a longer copy, then the same result). */
 	return uw->past_end;
+}
+
+uint64_t sp_unwind_want_end(const struct sp_unwinder *uw)
+{
+	return uw->want_end;
 }
 
 /* libunwind's walk.  With stop_outside, a pc after the first that lies in
@@ -355,6 +366,7 @@ int sp_unwind_libunwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
 	int n;
 
 	uw->past_end = 0;
+	uw->want_end = 0;
 	if (!uncached)
 		return run_libunwind(uw, in, pcs, max, 0);
 	/* Each policy change flushes libunwind's cache. */

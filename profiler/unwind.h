@@ -71,6 +71,14 @@ int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
 int sp_unwind_past_end(const struct sp_unwinder *uw);
 
 /*
+ * After sp_unwind: the end of the highest stack word the walk wanted (less
+ * than 16 MiB above stack_lo: words further up are taken for unwind
+ * tables), inside the copy or not; 0 if none.  A hint for the next copy
+ * of the same thread's stack, whose outer frames stay where they are.
+ */
+uint64_t sp_unwind_want_end(const struct sp_unwinder *uw);
+
+/*
  * The same with libunwind alone, for tests and comparisons.  uncached: do
  * without (and flush) libunwind's cache, whose entries are keyed by ip
  * alone, so that the leaf's row at ip X can be reused for a caller frame

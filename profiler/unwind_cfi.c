@@ -34,6 +34,7 @@ struct sp_cfi {
 	struct sp_eh_rule (*sets)[CACHE_WAYS];
 	struct sp_cfi_stats st;
 	int past_end; /* this walk wanted a word at or above the copy's end */
+	uint64_t want_end; /* end of the highest stack word it wanted */
 };
 
 int sp_cfi_new(struct sp_cfi **out)
@@ -75,6 +76,11 @@ int sp_cfi_past_end(const struct sp_cfi *c)
 	return c->past_end;
 }
 
+uint64_t sp_cfi_want_end(const struct sp_cfi *c)
+{
+	return c->want_end;
+}
+
 static const struct sp_eh_rule *lookup(struct sp_cfi *c,
                                        struct sp_maps *maps, uint64_t pc)
 {
@@ -112,6 +118,8 @@ static int read_stack(struct sp_cfi *c, const struct sp_uw_input *in,
 {
 	if (addr < in->stack_lo)
 		return 0;
+	if (addr + 8 > c->want_end)
+		c->want_end = addr + 8;
 	if (in->stack_len < 8 || addr - in->stack_lo > in->stack_len - 8) {
 		c->past_end = 1;
 		return 0;
@@ -130,6 +138,7 @@ int sp_cfi_unwind(struct sp_cfi *c, struct sp_maps *maps,
 	int n = 0;
 
 	c->past_end = 0;
+	c->want_end = 0;
 	pcs[n++] = rip;
 	if (!(in->have & (1u << SP_REG_RSP))) {
 		*why = SP_CFI_NO_REGS;

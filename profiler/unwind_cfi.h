@@ -75,5 +75,8 @@ void sp_cfi_get_stats(const struct sp_cfi *c, struct sp_cfi_stats *out);
 /* After sp_cfi_unwind: 1 if the walk wanted a stack word at or above the
  * end of the copy (a longer copy might give more frames), else 0. */
 int sp_cfi_past_end(const struct sp_cfi *c);
+/* After sp_cfi_unwind: the end of the highest stack word (at or above
+ * stack_lo) the walk wanted, inside the copy or not; 0 if none. */
+uint64_t sp_cfi_want_end(const struct sp_cfi *c);
 
 #endif

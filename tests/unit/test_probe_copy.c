@@ -35,15 +35,24 @@ static void test_first_len(void **state)
 	(void)state;
 	for (uint64_t off = 0; off < 4096; off += 8) {
 		uint64_t sp = 0x7f0000001000ull + off;
-		size_t len = sp_probe_first_len(sp, CAP);
+		size_t len = sp_probe_first_len(sp, 0, CAP);
 		/* Up to a page end, and at least FIRST_MIN bytes. */
 		assert_int_equal((sp + len) % 4096, 0);
 		assert_true(len >= SP_PROBE_FIRST_MIN && len <= 8192);
 		assert_true(len <= 4096 || 4096 - off < SP_PROBE_FIRST_MIN);
 		/* Never more than the cap. */
-		assert_true(sp_probe_first_len(sp, 100) == 100 ||
-		            sp_probe_first_len(sp, 100) == len);
-		assert_true(sp_probe_first_len(sp, 100) <= 100);
+		assert_true(sp_probe_first_len(sp, 0, 100) <= 100);
+		/* A hint: up to the end of its page, at least sp's page. */
+		for (uint64_t h = sp - 64; h < sp + 3 * 4096; h += 1000) {
+			size_t l = sp_probe_first_len(sp, h, CAP);
+			assert_int_equal((sp + l) % 4096, 0);
+			if (h > sp)
+				assert_true(sp + l >= h && sp + l < h + 4096);
+			assert_int_equal(sp_probe_first_len(sp, h, 64),
+			                 l < 64 ? l : 64);
+		}
+		/* A hint beyond the cap: the cap. */
+		assert_int_equal(sp_probe_first_len(sp, sp + CAP + 5, CAP), CAP);
 	}
 }
 
@@ -175,10 +184,10 @@ static void test_staged_equals_whole(void **state)
 		uintptr_t fn = (uintptr_t)recursions[fi];
 		size_t frame = frames[fi];
 		struct sp_uw_input in;
+		struct sp_probe_copy_res res, res2;
 		uint64_t sp = 0, pc = 0;
-		size_t copied;
 		ssize_t got;
-		int n_ref, n, copies, recursed = 0;
+		int n_ref, n, recursed = 0;
 
 		assert_int_equal(pipe2(b.pipe, O_CLOEXEC), 0);
 		assert_int_equal(pthread_create(&b.th, NULL, blocked_main, &b), 0);
@@ -200,11 +209,27 @@ static void test_staged_equals_whole(void **state)
 		in.stack_len = (size_t)got;
 		n_ref = sp_unwind(uw, &in, ref, MAX_FRAMES);
 
-		n = sp_probe_unwind(uw, getpid(), sp, pc, staged, CAP, pcs,
-		                    MAX_FRAMES, &copied, &copies);
+		n = sp_probe_unwind(uw, getpid(), sp, pc, 0, staged, CAP, pcs,
+		                    MAX_FRAMES, &res);
 		assert_int_equal(n, n_ref);
 		assert_memory_equal(pcs, ref, (size_t)n * 8);
-		assert_true(copied <= (size_t)got);
+		assert_true(res.copied <= (size_t)got);
+		assert_true(res.want_end > sp);
+		/* With the hint it gave: one copy, the same frames. */
+		n = sp_probe_unwind(uw, getpid(), sp, pc, res.want_end, staged,
+		                    CAP, pcs, MAX_FRAMES, &res2);
+		assert_int_equal(n, n_ref);
+		assert_memory_equal(pcs, ref, (size_t)n * 8);
+		if (res.want_end - sp < CAP)
+			assert_int_equal(res2.copies, 1);
+		/* A hint too low (sp's page only), or absurd: the same. */
+		for (int h = 0; h < 2; h++) {
+			n = sp_probe_unwind(uw, getpid(), sp, pc,
+			                    h ? sp + 8 : ~(uint64_t)0, staged,
+			                    CAP, pcs, MAX_FRAMES, &res2);
+			assert_int_equal(n, n_ref);
+			assert_memory_equal(pcs, ref, (size_t)n * 8);
+		}
 		/* The unwind must have walked the recursion. */
 		for (int i = 0; i < n; i++)
 			recursed += pcs[i] > fn && pcs[i] < fn + 256;
@@ -213,9 +238,9 @@ static void test_staged_equals_whole(void **state)
 		/* Frames deeper than the first copy: a second one. */
 		if (frame * (size_t)b.depth > 8192 &&
 		    frame * (size_t)b.depth < CAP / 2)
-			assert_int_equal(copies, 2);
-		one += copies == 1;
-		two += copies == 2;
+			assert_int_equal(res.copies, 2);
+		one += res.copies == 1;
+		two += res.copies == 2;
 
 		assert_int_equal(write(b.pipe[1], "x", 1), 1);
 		assert_int_equal(pthread_join(b.th, NULL), 0);
