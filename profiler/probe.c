@@ -52,18 +52,6 @@ static int read_syscall(int fd, struct syscall_state *st)
 	return sp_parse_syscall(buf, (size_t)n, &st->nr, &st->sp, &st->pc);
 }
 
-/* CPU time of another thread of this process (clock id from its tid, as
- * pthread_getcpuclockid computes it). */
-static uint64_t thread_cpu_ns(pid_t tid)
-{
-	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts))
-		return UINT64_MAX;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
                      uint32_t *stack)
 {
@@ -81,7 +69,7 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 		if (meta->data_tail != head0)
 			meta = NULL; /* not drained: check the clock */
 	}
-	cpu0 = meta ? 0 : thread_cpu_ns(ts->tid);
+	cpu0 = meta ? 0 : sp_thread_cpu_ns(ts->tid);
 	r = read_syscall(ts->syscall_fd, &a);
 	if (r <= 0)
 		return r;
@@ -103,7 +91,7 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 			return 0;
 		}
 	} else {
-		cpu1 = thread_cpu_ns(ts->tid);
+		cpu1 = sp_thread_cpu_ns(ts->tid);
 		r = read_syscall(ts->syscall_fd, &b);
 		if (r < 0)
 			return r;
