@@ -368,6 +368,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	struct stillprof_session *s = d->s;
 	struct sp_uw_input in;
 	uint64_t t_ns, count, abi, size, dyn = 0, t0, w;
+	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u;
 	uint32_t stack;
 	int n;
 
@@ -380,8 +381,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	memcpy(&count, p, 8); /* PERF_SAMPLE_READ, read_format 0 */
 	p += 8;
 	/* Every sample moves the grid on, even one that is not recorded. */
-	w = sp_weight_next(&d->ts->cw, count,
-	                   (uint64_t)s->opts.interval_us * 1000u);
+	w = sp_weight_next(&d->ts->cw, count, iv);
 	if (w > 1) {
 		/* Read once per drain, only when a weight is to be given:
 		 * after every sample in the ring. */
@@ -390,8 +390,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 			d->cpu_read = 1;
 		}
 		if (d->cpu_ns)
-			w = sp_weight_trim(&d->ts->cw, w, 1, d->cpu_ns,
-			                   (uint64_t)s->opts.interval_us * 1000u);
+			w = sp_weight_trim(&d->ts->cw, w, 1, d->cpu_ns, iv);
 	}
 	memcpy(&abi, p, 8);
 	p += 8;
