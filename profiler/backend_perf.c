@@ -62,16 +62,17 @@ const char sp_perf_guarantee[] =
  * the kernel cancels at every switch-out and re-arms at every switch-in;
  * with a period shorter than the scheduler tick that timer is usually the
  * CPU's earliest, so each switch reprograms the timer hardware (~8 us in a
- * paravirtual guest: a ping-pong ran 3-4x slower).  A thread that switches
- * more than SP_SWITCHY_ON times a second gets a period of at least
- * SP_SLOW_PERIOD_NS (a whole multiple k of the interval; its timer then
- * mostly sits behind the tick) and each of its samples is recorded k
- * times, so totals stay unbiased; it returns to the normal period below
- * SP_SWITCHY_OFF.  CPU-bound threads switch a few hundred times a second
- * at most and keep full resolution.  Rates are judged over windows of
- * SP_SWITCH_WINDOW_NS (short, since a new thread pays the full cost until
- * its first window closes; long enough that a preempted CPU-bound thread,
- * ~300 switches/s, rarely reaches the threshold by chance).
+ * paravirtual guest: a ping-pong ran 3-4x slower).  A thread that blocks
+ * (switches out voluntarily; preemptions are not counted, see
+ * PERF_RECORD_SWITCH below) more than SP_SWITCHY_ON times a second gets a
+ * period of at least SP_SLOW_PERIOD_NS (a whole multiple k of the
+ * interval; its timer then mostly sits behind the tick) and each of its
+ * samples is recorded about k times (sample_weight.c), so totals stay
+ * unbiased; it returns to the normal period below SP_SWITCHY_OFF.
+ * CPU-bound threads keep full resolution however often they are
+ * preempted.  Rates are judged over windows of SP_SWITCH_WINDOW_NS
+ * (short, since a new thread pays the full cost until its first window
+ * closes).
  */
 #define SP_SWITCH_WINDOW_NS (50u * 1000 * 1000)
 #define SP_SWITCHY_ON 500
@@ -459,10 +460,15 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			} else {
 				ts->run_state = SP_RUN_BLOCKED;
 				ts->episode++;
+				/* Only blocking counts for the switch rate:
+				 * preemptions of a busy thread (under load, or
+				 * by our own wake-ups at 10 kHz) put spin
+				 * threads on the 32 ms period, 320 intervals
+				 * per sample at 10 kHz. */
+				ts->window_switches++;
 			}
 			ts->switch_out_ns = t_ns;
 			ts->off_state = ts->run_state;
-			ts->window_switches++;
 		} else {
 			ts->run_state = SP_RUN_ONCPU;
 			ts->switch_in_ns = t_ns;
@@ -521,6 +527,12 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			break;
 		memcpy(&lost, p + 8, 8);
 		d->s->c.lost_records += lost;
+		/* Wall mode: switch records of the gap are lost too, and the
+		 * replay keeps the state before it (a preempted thread stays
+		 * off-CPU until its next record): weighting the next sample
+		 * by the gap's CPU time would count that time twice. */
+		if (d->s->opts.mode == STILLPROF_MODE_WALL)
+			sp_weight_resync(&ts->cw);
 		break;
 	}
 	default:

@@ -37,6 +37,7 @@ void sp_weight_init(struct sp_weight *w)
 	w->last_t_ns = 0;
 	w->given = 0;
 	w->cpu_base = 0;
+	w->resync = 0;
 }
 
 uint64_t sp_weight_next(struct sp_weight *w, uint64_t count, uint64_t iv)
@@ -45,7 +46,11 @@ uint64_t sp_weight_next(struct sp_weight *w, uint64_t count, uint64_t iv)
 
 	if (!iv)
 		return 1;
-	if (count < w->grid + iv) {
+	if (w->resync) {
+		w->resync = 0;
+		k = 1;
+		w->grid = count;
+	} else if (count < w->grid + iv) {
 		/* Before the next point of the estimated grid: the true
 		 * grid is earlier (or the count went back, which a
 		 * task-clock never does): it is here, this sample is one. */
@@ -84,6 +89,11 @@ uint64_t sp_weight_trim(struct sp_weight *w, uint64_t k, uint64_t least,
 		cut = k - least;
 	w->given -= cut;
 	return k - cut;
+}
+
+void sp_weight_resync(struct sp_weight *w)
+{
+	w->resync = 1;
 }
 
 void sp_weight_credit(struct sp_weight *w, uint64_t ns, uint64_t iv)

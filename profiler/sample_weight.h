@@ -21,6 +21,7 @@ struct sp_weight {
 	uint64_t last_t_ns; /* time of the latest sample (0: none yet) */
 	uint64_t given;     /* intervals given so far, credits included */
 	uint64_t cpu_base;  /* thread CPU clock where given starts at 0 */
+	int resync;         /* the next sample starts the grid again */
 };
 
 /* A fresh event: counting starts at 0 and its first period ends at iv. */
@@ -53,6 +54,10 @@ void sp_weight_rephase(struct sp_weight *w, uint64_t count, uint64_t iv);
  */
 uint64_t sp_weight_trim(struct sp_weight *w, uint64_t k, uint64_t least,
                         uint64_t cpu_ns, uint64_t iv);
+
+/* Records were lost: the next sample counts once (plus any credit) and
+ * the grid starts again at it; the intervals of the gap are not given. */
+void sp_weight_resync(struct sp_weight *w);
 
 /* CPU time the thread used before its event counted (ns): its whole
  * intervals go to the next sample. */

@@ -157,6 +157,26 @@ static void test_credit_and_tail(void **state)
 	assert_int_equal(w.given, 18);
 }
 
+/* After lost records (wall mode) the gap is not given. */
+static void test_resync(void **state)
+{
+	struct sp_weight w;
+	(void)state;
+
+	sp_weight_init(&w);
+	assert_int_equal(sp_weight_next(&w, IV + 10, IV), 1);
+	sp_weight_resync(&w);
+	assert_int_equal(sp_weight_next(&w, 9 * IV + 40, IV), 1);
+	/* The grid starts again at the resync sample. */
+	assert_int_equal(sp_weight_next(&w, 10 * IV + 45, IV), 1);
+	assert_int_equal(sp_weight_next(&w, 12 * IV + 50, IV), 2);
+	/* A credit still comes with the next sample. */
+	sp_weight_resync(&w);
+	sp_weight_credit(&w, 2 * IV, IV);
+	assert_int_equal(sp_weight_next(&w, 20 * IV, IV), 3);
+	assert_int_equal(w.given, 8);
+}
+
 /* The count ran ahead of the thread's CPU clock: weights are capped. */
 static void test_trim(void **state)
 {
@@ -200,6 +220,7 @@ int main(void)
 	    cmocka_unit_test(test_rephase),
 	    cmocka_unit_test(test_credit_and_tail),
 	    cmocka_unit_test(test_trim),
+	    cmocka_unit_test(test_resync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
