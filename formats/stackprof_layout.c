@@ -289,7 +289,7 @@ static void emit_metadata(struct walk *w)
 	int bounded = st->limits.max_stacks || st->limits.max_samples ||
 	              st->limits.max_depth || st->limits.max_threads;
 
-	HASH(w, (w->raw ? 11 : 10) + (bounded ? 2 : 0));
+	HASH(w, (w->raw ? 12 : 11) + (bounded ? 2 : 0));
 	SYM(w, "stillprof_version");
 	CSTR(w, STILLPROF_VERSION);
 	SYM(w, "backend");
@@ -311,6 +311,10 @@ static void emit_metadata(struct walk *w)
 	UINT(w, oncpu);
 	SYM(w, "offcpu_samples");
 	UINT(w, st->n_samples - oncpu);
+	/* Of oncpu_samples, the copies of samples that stood for several
+	 * intervals (sample_weight.c): the rest were taken. */
+	SYM(w, "weighted_samples");
+	UINT(w, in->weighted_samples);
 	SYM(w, "threads");
 	emit_threads(w);
 	if (bounded) {

@@ -168,6 +168,15 @@ int stillprof_session_stop(stillprof_session *s)
 	s->running = 0;
 	sp_backend_describe(s, s->store);
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
+	/* Where the samples went, for STILLPROF_LOG=debug. */
+	sp_debug("stop: oncpu %llu (weighted %llu), offcpu %llu, lost "
+	         "records %llu, missed ticks %llu, offcpu unknown %llu",
+	         (unsigned long long)s->c.oncpu_samples,
+	         (unsigned long long)s->c.weighted_samples,
+	         (unsigned long long)s->c.offcpu_samples,
+	         (unsigned long long)s->c.lost_records,
+	         (unsigned long long)s->c.missed_ticks,
+	         (unsigned long long)s->c.offcpu_unknown);
 	/* The store's loss counters (lost_records, missed_ticks,
 	 * missed_samples) are those of the segments it holds
 	 * (snapshot.c): the whole session, or in continuous mode the last
@@ -213,6 +222,7 @@ int stillprof_session_stats(const stillprof_session *s,
 	                                      s->c.offcpu_unknown
 	                                : missed_samples(s);
 	st->oncpu_samples = s->c.oncpu_samples;
+	st->weighted_samples = s->c.weighted_samples;
 	st->offcpu_samples = s->c.offcpu_samples;
 	/* Every sample the sampler recorded, including those handed to
 	 * snapshots (continuous mode keeps only the last period). */

@@ -3,7 +3,8 @@
  * task-clock event per thread (PERF_COUNT_SW_TASK_CLOCK, user registers and
  * a copy of the user stack per sample; context-switch records), read by
  * the sampling thread from each thread's ring.  Switch-heavy threads are
- * sampled at a longer period with weighted samples (SP_SLOW_PERIOD_NS).
+ * sampled at a longer period (SP_SLOW_PERIOD_NS); every sample is weighted
+ * by the intervals of CPU time it stands for (sample_weight.c).
  * The kernel takes every sample itself: no signal is ever sent to the
  * sampled thread (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
  *
@@ -20,9 +21,11 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "sample_weight.h"
 #include "session.h"
 #include "store.h"
 #include "tick_replay.h"
@@ -112,21 +115,26 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
  * the kernel cancels at every switch-out and re-arms at every switch-in;
  * with a period shorter than the scheduler tick that timer is usually the
  * CPU's earliest, so each switch reprograms the timer hardware (~8 us in a
- * paravirtual guest: a ping-pong ran 3-4x slower).  A thread that switches
- * more than SP_SWITCHY_ON times a second gets a period of at least
- * SP_SLOW_PERIOD_NS (a whole multiple k of the interval; its timer then
- * mostly sits behind the tick) and each of its samples is recorded k
- * times, so totals stay unbiased; it returns to the normal period below
- * SP_SWITCHY_OFF.  CPU-bound threads switch a few hundred times a second
- * at most and keep full resolution.  Rates are judged over windows of
- * SP_SWITCH_WINDOW_NS (short, since a new thread pays the full cost until
- * its first window closes; long enough that a preempted CPU-bound thread,
- * ~300 switches/s, rarely reaches the threshold by chance).
+ * paravirtual guest: a ping-pong ran 3-4x slower).  A thread that blocks
+ * (switches out voluntarily; preemptions are not counted, see
+ * PERF_RECORD_SWITCH below) more than SP_SWITCHY_ON times a second gets a
+ * period of at least SP_SLOW_PERIOD_NS (a whole multiple k of the
+ * interval; its timer then mostly sits behind the tick) and each of its
+ * samples is recorded about k times (sample_weight.c), so totals stay
+ * unbiased; it returns to the normal period below SP_SWITCHY_OFF.
+ * CPU-bound threads keep full resolution however often they are
+ * preempted.  Rates are judged over windows of SP_SWITCH_WINDOW_NS
+ * (short, since a new thread pays the full cost until its first window
+ * closes).
  */
 #define SP_SWITCH_WINDOW_NS (50u * 1000 * 1000)
 #define SP_SWITCHY_ON 500
 #define SP_SWITCHY_OFF 200
 #define SP_SLOW_PERIOD_NS (32u * 1000 * 1000)
+
+/* One sample may stand for this many intervals at most (as the signal
+ * back-end's SP_SIG_MAX_WEIGHT); the rest count as missed. */
+#define SP_PERF_MAX_WEIGHT 100000u
 
 static int perf_to_dwarf(int perf_reg)
 {
@@ -156,8 +164,11 @@ static void fill_attr(const struct stillprof_session *s,
 	a->config = PERF_COUNT_SW_TASK_CLOCK;
 	/* task-clock counts nanoseconds of the thread's CPU time. */
 	a->sample_period = (uint64_t)s->opts.interval_us * 1000u;
+	/* READ: the count (CPU ns) with each sample weights it by the
+	 * periods it stands for (sample_weight.c). */
 	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-	                 PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	                 PERF_SAMPLE_READ | PERF_SAMPLE_REGS_USER |
+	                 PERF_SAMPLE_STACK_USER;
 	a->sample_regs_user = SP_PERF_REGS_MASK;
 	a->sample_stack_user = SP_PERF_STACK_BYTES;
 	/* Mandatory at perf_event_paranoid 2; samples landing in the kernel
@@ -170,6 +181,9 @@ static void fill_attr(const struct stillprof_session *s,
 	a->clockid = CLOCK_MONOTONIC; /* comparable with clock_gettime */
 	a->disabled = 1;
 	a->task = 1; /* FORK records: attach new threads at once */
+	/* COMM records: a new thread names itself right after it starts,
+	 * before any rescan (every 1 s) would read the name. */
+	a->comm = 1;
 	/* Switch records: off-CPU state in wall mode, and in both modes the
 	 * switch rate that puts a thread on the slow period (below). */
 	a->context_switch = 1;
@@ -243,14 +257,28 @@ int sp_perf_probe(struct stillprof_session *s)
 	return 0;
 }
 
-int sp_perf_attach(struct stillprof_session *s, pid_t tid)
+/* CPU time a thread of ours has used, 0 if unknown (the weights treat 0
+ * as "no clock"). */
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+	uint64_t ns = sp_thread_cpu_ns(tid);
+
+	return ns == UINT64_MAX ? 0 : ns;
+}
+
+/* Attach tid; `born`: a thread created while we sample (FORK record), whose
+ * CPU time before its event counted belongs in the profile. */
+static int attach(struct stillprof_session *s, pid_t tid, int born)
 {
 	struct perf_event_attr a;
 	struct sp_tstate *ts;
+	char name[16];
+	uint64_t before = 0;
 	int err = sp_backend_attach_begin(s, tid, &ts);
 
 	if (err <= 0)
 		return err;
+	sp_weight_init(&ts->cw);
 	fill_attr(s, &a);
 	err = sp_perf_ring_open(&ts->ring, &a, tid, SP_PERF_RING_PAGES);
 	if (err) {
@@ -277,9 +305,23 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 			goto fail;
 		}
 	}
+	before = thread_cpu_ns(tid);
 	err = sp_perf_ring_enable(&ts->ring);
 	if (err)
 		goto fail;
+	/* A new thread runs until the FORK record in its creator's ring is
+	 * read (up to a drain period: 4-12 ms of CPU measured in cpu mode
+	 * at 1 kHz): those intervals go to its first sample.  Any other
+	 * thread's CPU time counts from here. */
+	if (born)
+		sp_weight_credit(&ts->cw, before,
+		                 (uint64_t)s->opts.interval_us * 1000u);
+	else
+		ts->cw.cpu_base = before;
+	/* A new thread often names itself at once: a rename between the
+	 * read above and the enable left no COMM record. */
+	if (born && sp_thread_read_name(tid, name) == 0)
+		sp_store_thread_rename(s->store, ts->store_thread, name);
 	s->c.threads_seen++;
 	return 0;
 fail:
@@ -287,11 +329,55 @@ fail:
 	return err == -ESRCH ? 0 : err;
 }
 
+int sp_perf_attach(struct stillprof_session *s, pid_t tid)
+{
+	return attach(s, tid, 0);
+}
+
+/* Record one sample of ts k times; `taken`: its first copy is a sample the
+ * kernel took (else all are copies of an earlier one).  Counts them. */
+static void record_k(struct stillprof_session *s, struct sp_tstate *ts,
+                     uint32_t stack, uint64_t t_ns, uint64_t k, int taken)
+{
+	uint64_t done = 0;
+
+	if (k > SP_PERF_MAX_WEIGHT) {
+		s->c.missed_ticks += k - SP_PERF_MAX_WEIGHT;
+		k = SP_PERF_MAX_WEIGHT;
+	}
+	for (; k > 0; k--)
+		if (sp_session_record(s, ts, stack, t_ns, SP_STATE_ONCPU) == 0)
+			done++;
+	s->c.oncpu_samples += done;
+	if (taken && done)
+		done--;
+	s->c.weighted_samples += done;
+	s->store->info.weighted_samples += done;
+}
+
+/* The event is closing: the intervals since the thread's latest sample
+ * (records lost at its end, or a credit no sample took) go to that
+ * sample's stack and time; a partial interval is dropped. */
+static void close_weight(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	uint64_t count, k, cpu, iv = (uint64_t)s->opts.interval_us * 1000u;
+
+	if (read(ts->ring.fd, &count, sizeof(count)) != sizeof(count))
+		return;
+	k = sp_weight_tail(&ts->cw, count, iv);
+	/* An exited thread's clock cannot be read: its tail is untrimmed. */
+	if (k && (cpu = thread_cpu_ns(ts->tid)))
+		k = sp_weight_trim(&ts->cw, k, 0, cpu, iv);
+	if (k && ts->have_last_stack && ts->cw.last_t_ns)
+		record_k(s, ts, ts->last_stack, ts->cw.last_t_ns, k, 0);
+}
+
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 {
 	if (ts->ring.fd >= 0) {
 		sp_perf_ring_disable(&ts->ring);
 		sp_perf_drain(s, ts);
+		close_weight(s, ts);
 		if (s->epfd >= 0)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
 		sp_perf_ring_close(&ts->ring);
@@ -305,20 +391,40 @@ struct drain_ctx {
 	struct stillprof_session *s;
 	struct sp_tstate *ts;
 	pid_t pid;
+	uint64_t cpu_ns;           /* the thread's CPU clock, read at the
+	                            * first weighted sample of the drain */
+	int cpu_read;
 };
 
 static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 {
 	struct stillprof_session *s = d->s;
 	struct sp_uw_input in;
-	uint64_t t_ns, abi, size, dyn = 0, t0;
+	uint64_t t_ns, count, abi, size, dyn = 0, t0, w;
+	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u;
 	uint32_t stack;
 	int n;
 
 	memset(&in, 0, sizeof(in));
+	if (p + 32 > end)
+		return;
 	p += 8; /* pid, tid: the ring is per thread */
 	memcpy(&t_ns, p, 8);
 	p += 8;
+	memcpy(&count, p, 8); /* PERF_SAMPLE_READ, read_format 0 */
+	p += 8;
+	/* Every sample moves the grid on, even one that is not recorded. */
+	w = sp_weight_next(&d->ts->cw, count, iv);
+	if (w > 1) {
+		/* Read once per drain, only when a weight is to be given:
+		 * after every sample in the ring. */
+		if (!d->cpu_read) {
+			d->cpu_ns = thread_cpu_ns(d->ts->tid);
+			d->cpu_read = 1;
+		}
+		if (d->cpu_ns)
+			w = sp_weight_trim(&d->ts->cw, w, 1, d->cpu_ns, iv);
+	}
 	memcpy(&abi, p, 8);
 	p += 8;
 	if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
@@ -356,10 +462,10 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 		return;
 	d->ts->have_last_stack = 1;
 	d->ts->last_stack = stack;
-	/* A rate-limited thread's sample stands for `weight` intervals. */
-	for (uint32_t k = d->ts->weight > 1 ? d->ts->weight : 1; k > 0; k--)
-		if (sp_session_record(s, d->ts, stack, t_ns, SP_STATE_ONCPU) == 0)
-			s->c.oncpu_samples++;
+	d->ts->cw.last_t_ns = t_ns;
+	/* The sample stands for w intervals (a rate-limited thread's
+	 * longer period, or periods the kernel took no sample for). */
+	record_k(s, d->ts, stack, t_ns, w, 1);
 }
 
 static void handle_record(const struct perf_event_header *h, void *ctx)
@@ -386,10 +492,15 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			} else {
 				ts->run_state = SP_RUN_BLOCKED;
 				ts->episode++;
+				/* Only blocking counts for the switch rate:
+				 * preemptions of a busy thread (under load, or
+				 * by our own wake-ups at 10 kHz) put spin
+				 * threads on the 32 ms period, 320 intervals
+				 * per sample at 10 kHz. */
+				ts->window_switches++;
 			}
 			ts->switch_out_ns = t_ns;
 			ts->off_state = ts->run_state;
-			ts->window_switches++;
 		} else {
 			ts->run_state = SP_RUN_ONCPU;
 			ts->switch_in_ns = t_ns;
@@ -405,7 +516,28 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 		/* A thread of ours was created: attach before its first
 		 * tick.  (A fork()ed child has another pid: ignore it.) */
 		if ((pid_t)pid == d->pid)
-			sp_perf_attach(d->s, (pid_t)tid);
+			attach(d->s, (pid_t)tid, 1);
+		break;
+	}
+	case PERF_RECORD_COMM: {
+		uint32_t pid, tid;
+		struct sp_tstate *t;
+		char name[16];
+		size_t n = (size_t)(end - p) - 8;
+		if (p + 8 >= end)
+			break;
+		memcpy(&pid, p, 4);
+		memcpy(&tid, p + 4, 4);
+		/* comm is NUL-terminated, padded to 8 (sample_id follows). */
+		if (n > sizeof(name) - 1)
+			n = sizeof(name) - 1;
+		memcpy(name, p + 8, n);
+		name[n] = '\0';
+		if ((pid_t)pid == d->pid &&
+		    !(h->misc & PERF_RECORD_MISC_COMM_EXEC) &&
+		    (t = sp_threads_find(&d->s->threads, (pid_t)tid)))
+			sp_store_thread_rename(d->s->store, t->store_thread,
+			                       name);
 		break;
 	}
 	case PERF_RECORD_EXIT: {
@@ -427,6 +559,12 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			break;
 		memcpy(&lost, p + 8, 8);
 		d->s->c.lost_records += lost;
+		/* Wall mode: switch records of the gap are lost too, and the
+		 * replay keeps the state before it (a preempted thread stays
+		 * off-CPU until its next record): weighting the next sample
+		 * by the gap's CPU time would count that time twice. */
+		if (d->s->opts.mode == STILLPROF_MODE_WALL)
+			sp_weight_resync(&ts->cw);
 		break;
 	}
 	default:
@@ -460,13 +598,18 @@ static void limit_switch_rate(struct stillprof_session *s,
 	if (k <= 1 || want == (ts->weight > 1 ? ts->weight : 1))
 		return;
 	period = iv * want;
-	if (ioctl(ts->ring.fd, PERF_EVENT_IOC_PERIOD, &period) == 0)
+	if (ioctl(ts->ring.fd, PERF_EVENT_IOC_PERIOD, &period) == 0) {
+		uint64_t count;
 		ts->weight = want;
+		/* The kernel restarted the timer: its grid starts now. */
+		if (read(ts->ring.fd, &count, sizeof(count)) == sizeof(count))
+			sp_weight_rephase(&ts->cw, count, iv);
+	}
 }
 
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 {
-	struct drain_ctx d = {s, ts, s->owner_pid};
+	struct drain_ctx d = {s, ts, s->owner_pid, 0, 0};
 
 	sp_perf_ring_drain(&ts->ring, handle_record, &d);
 	if (ts->ring.fd >= 0)

@@ -270,6 +270,7 @@ static void record_sample(struct stillprof_session *s, struct sp_tstate *ts,
 	uint64_t t0 = sp_now_ns(), iv = (uint64_t)s->opts.interval_us * 1000u;
 	uint32_t stack, w = e->weight < SP_SIG_MAX_WEIGHT ? e->weight
 	                                                  : SP_SIG_MAX_WEIGHT;
+	uint64_t done = 0;
 	int n;
 
 	memset(&in, 0, sizeof(in));
@@ -295,7 +296,12 @@ static void record_sample(struct stillprof_session *s, struct sp_tstate *ts,
 		uint64_t back = (uint64_t)(w - 1 - k) * iv;
 		uint64_t t = e->t_ns > back ? e->t_ns - back : e->t_ns;
 		if (sp_session_record(s, ts, stack, t, SP_STATE_ONCPU) == 0)
-			s->c.oncpu_samples++;
+			done++;
+	}
+	s->c.oncpu_samples += done;
+	if (done > 1) {
+		s->c.weighted_samples += done - 1;
+		s->store->info.weighted_samples += done - 1;
 	}
 }
 

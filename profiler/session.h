@@ -44,6 +44,9 @@ struct sp_snap;
 struct sp_counters {
 	uint64_t oncpu_samples;
 	uint64_t offcpu_samples;
+	uint64_t weighted_samples; /* on-CPU samples recorded as copies: a
+	                            * kernel sample or signal standing for
+	                            * several intervals */
 	uint64_t lost_records;     /* PERF_RECORD_LOST */
 	uint64_t missed_ticks;
 	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known

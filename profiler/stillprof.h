@@ -228,6 +228,11 @@ struct stillprof_stats {
 	uint64_t unwinds;         /* stacks unwound */
 	uint64_t duration_ns;     /* wall time between starts and stops */
 	const char *backend;      /* e.g. "perf_event" (static storage) */
+	uint64_t weighted_samples; /* of oncpu_samples, those recorded as
+	                            * copies: one kernel sample (or signal)
+	                            * stood for several intervals of CPU
+	                            * time; oncpu_samples - weighted_samples
+	                            * were taken */
 };
 
 STILLPROF_API int stillprof_session_stats(const stillprof_session *s,

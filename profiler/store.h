@@ -87,6 +87,8 @@ struct sp_run_info {
 	uint64_t truncated_samples;    /* samples whose stack hit max_depth */
 	uint64_t folded_threads;  /* threads past max_threads: their samples
 	                           * went to the "(other threads)" entry */
+	uint64_t weighted_samples; /* on-CPU samples recorded as copies of a
+	                            * sample standing for several intervals */
 };
 
 /* Bounds of a store being recorded into (0 = none; readers set none). */

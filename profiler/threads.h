@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "perf_ring.h"
+#include "sample_weight.h"
 
 struct sp_sig_thread;
 
@@ -49,11 +50,14 @@ struct sp_tstate {
 	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
 	                          * no tick before it may sample the thread */
 	/* switch-rate limiting (backend_perf.c): switch-outs counted since
-	 * window_ns; weight = samples recorded per perf sample (1, or the
-	 * factor the period was raised by for a switch-heavy thread) */
+	 * window_ns; weight = the factor the period was raised by for a
+	 * switch-heavy thread (1 otherwise); samples are weighted by cw */
 	uint64_t window_ns;
 	uint32_t window_switches;
 	uint32_t weight;
+	struct sp_weight cw;     /* intervals per perf sample, from the
+	                          * event's count (sample_weight.c) */
+	uint64_t diag_attach_cpu;
 	uint64_t replay_ns;      /* last wall tick accounted (tick_replay.c) */
 };
 
