@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "floor_event.h"
 #include "stillprof.h"
 
 #define MAX_WORKERS 16
@@ -62,34 +63,10 @@ __attribute__((noinline)) static uint64_t descend(int depth, uint64_t x)
 	return r ^ (uint64_t)depth;
 }
 
-/*
- * The kernel's own share: a per-thread task-clock sampling event at 1 kHz
- * (instruction pointer only, ring never read) costs the timer interrupt
- * and the hrtimer work at every context switch -- the floor any
- * perf_event-based profiler pays on this machine, measured in the same run.
- */
+/* The kernel's own share, measured in the same run (floor_event.h). */
 static int open_floor_event(void **ring, size_t *len)
 {
-	struct perf_event_attr a;
-	int fd;
-
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.type = PERF_TYPE_SOFTWARE;
-	a.config = PERF_COUNT_SW_TASK_CLOCK;
-	a.sample_period = 1000000;
-	a.sample_type = PERF_SAMPLE_IP;
-	a.exclude_kernel = 1;
-	a.exclude_hv = 1;
-	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
-	                  PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	*len = 9 * 4096;
-	*ring = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (*ring == MAP_FAILED)
-		*ring = NULL;
-	return fd;
+	return bench_floor_event_open(1000, 8, ring, len);
 }
 
 static void *worker(void *arg)

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor_event.h"
+
 #define MAX_THREADS 64
 
 static int depth;
@@ -80,31 +82,14 @@ __attribute__((noinline)) uint64_t spin_descend(int d, uint64_t x)
 	return r ^ (uint64_t)d;
 }
 
-/* The calling thread's IP-only task-clock event at floor_hz (-1: none);
- * *ring: its mapping, 256 KiB (~10 s of samples before it is full). */
+/* The calling thread's IP-only task-clock event at floor_hz
+ * (floor_event.h); *ring: 256 KiB (~10 s of samples before it is full). */
 static int open_floor_event(void **ring, size_t *len)
 {
-	struct perf_event_attr a;
-	int fd;
+	int fd = bench_floor_event_open((uint64_t)floor_hz, 64, ring, len);
 
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.type = PERF_TYPE_SOFTWARE;
-	a.config = PERF_COUNT_SW_TASK_CLOCK;
-	a.sample_period = (uint64_t)(1000000000 / floor_hz);
-	a.sample_type = PERF_SAMPLE_IP;
-	a.exclude_kernel = 1;
-	a.exclude_hv = 1;
-	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
-	                  PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0) {
-		perror("spin: perf_event_open (SPIN_KERNEL_FLOOR)");
-		exit(1);
-	}
-	*len = 65 * 4096;
-	*ring = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (*ring == MAP_FAILED) {
-		perror("spin: mmap (SPIN_KERNEL_FLOOR)");
+	if (fd < 0 || !*ring) {
+		perror("spin: perf_event_open/mmap (SPIN_KERNEL_FLOOR)");
 		exit(1);
 	}
 	return fd;
