@@ -93,6 +93,15 @@ struct blocked {
 	pthread_t th;
 };
 
+/* Under ASan the recursions get rbp-based frames (redzones around `pad`,
+ * -fno-omit-frame-pointer in its build): sp and pc alone cannot step them,
+ * so there only "staged = whole" is checked, not how deep the walk went. */
+#ifdef __SANITIZE_ADDRESS__
+#define WALKS_RECURSION 0
+#else
+#define WALKS_RECURSION 1
+#endif
+
 /* Frameless -O2 code, as a blocked thread's own frames usually are: from
  * sp and pc alone an rbp-based frame cannot be stepped (test_unwind.c). */
 #define O2_NOFP                                                             \
@@ -233,10 +242,10 @@ static void test_staged_equals_whole(void **state)
 		/* The unwind must have walked the recursion. */
 		for (int i = 0; i < n; i++)
 			recursed += pcs[i] > fn && pcs[i] < fn + 256;
-		if (frame * (size_t)b.depth + 4096 < CAP / 2)
+		if (WALKS_RECURSION && frame * (size_t)b.depth + 4096 < CAP / 2)
 			assert_true(recursed >= b.depth);
 		/* Frames deeper than the first copy: a second one. */
-		if (frame * (size_t)b.depth > 8192 &&
+		if (WALKS_RECURSION && frame * (size_t)b.depth > 8192 &&
 		    frame * (size_t)b.depth < CAP / 2)
 			assert_int_equal(res.copies, 2);
 		one += res.copies == 1;
@@ -249,7 +258,7 @@ static void test_staged_equals_whole(void **state)
 	}
 	print_message("staged copies: %d threads with one copy, %d with two\n",
 	              one, two);
-	assert_true(one > 0 && two > 0);
+	assert_true(one > 0 && (two > 0 || !WALKS_RECURSION));
 	sp_unwinder_free(uw);
 	sp_maps_free(maps);
 }
