@@ -51,24 +51,12 @@ int sp_session_record(struct stillprof_session *s, struct sp_tstate *ts,
 	                           state);
 }
 
-/* Is the thread this entry was attached to still alive?  Its syscall
- * file was opened at attach time and stays bound to that thread: reading
- * it fails with ESRCH once the thread is gone, even if the tid has been
- * handed to a new thread since. */
-static int still_alive(const struct sp_tstate *ts)
-{
-	char c;
-
-	return ts->syscall_fd < 0 || pread(ts->syscall_fd, &c, 1, 0) >= 0 ||
-	       errno != ESRCH;
-}
-
 static int attach_cb(pid_t tid, void *ctx)
 {
 	struct stillprof_session *s = ctx;
 	struct sp_tstate *ts = sp_threads_find(&s->threads, tid);
 
-	if (ts && !still_alive(ts)) {
+	if (ts && !sp_thread_alive(ts)) {
 		/* The tid was reused: finish the old thread's entry, then
 		 * attach the new thread as a thread of its own. */
 		s->be->detach(s, ts);
@@ -77,7 +65,7 @@ static int attach_cb(pid_t tid, void *ctx)
 	if (ts) {
 		char name[16];
 		/* Names are often set right after creation: refresh. */
-		if (sp_thread_read_name(tid, name) == 0 && still_alive(ts))
+		if (sp_thread_read_name(tid, name) == 0 && sp_thread_alive(ts))
 			sp_store_thread_rename(s->store, ts->store_thread,
 			                       name);
 		return 0;
@@ -163,7 +151,7 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 			 * further record (its event goes at exit) until
 			 * the EPOLLHUP: check it still lives (the churn
 			 * test caught a sample after the thread's end). */
-			if (!still_alive(ts))
+			if (!sp_thread_alive(ts))
 				continue;
 			stack = ts->last_stack;
 			break;

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,14 @@ int sp_thread_read_start(pid_t tid, uint64_t *start)
 	if (n < 0)
 		return (int)n;
 	return sp_parse_stat_starttime(buf, (size_t)n, start);
+}
+
+int sp_thread_alive(const struct sp_tstate *ts)
+{
+	char c;
+
+	return ts->syscall_fd < 0 || pread(ts->syscall_fd, &c, 1, 0) >= 0 ||
+	       errno != ESRCH;
 }
 
 uint64_t sp_thread_cpu_ns(pid_t tid)

@@ -91,6 +91,11 @@ int sp_thread_read_start(pid_t tid, uint64_t *start);
  * tid is reused).  Returns the fd or -1 with errno set. */
 int sp_thread_open_file(pid_t tid, const char *file);
 
+/* Is the thread this entry was attached to still alive?  Its syscall file
+ * (opened at attach) fails with ESRCH once that thread is gone, even if
+ * the tid has been handed to a new thread since.  1 without that fd. */
+int sp_thread_alive(const struct sp_tstate *ts);
+
 /* CPU time of a thread of this process in ns, UINT64_MAX if it is gone. */
 uint64_t sp_thread_cpu_ns(pid_t tid);
 

@@ -116,16 +116,6 @@ void sp_replay_before(struct stillprof_session *s, struct sp_tstate *ts,
 	}
 }
 
-/* Is the thread still alive (sampler.c's check: its syscall file, bound
- * to the original thread, fails with ESRCH once it is gone)? */
-static int alive(const struct sp_tstate *ts)
-{
-	char c;
-
-	return ts->syscall_fd < 0 || pread(ts->syscall_fd, &c, 1, 0) >= 0 ||
-	       errno != ESRCH;
-}
-
 void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
                     uint64_t now)
 {
@@ -167,7 +157,7 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
 		/* A thread preempted and then exited leaves no further
 		 * record until the EPOLLHUP (test_thread_churn caught a
 		 * sample after a thread's end): emit only while it lives. */
-		if (ts->have_last_stack && alive(ts))
+		if (ts->have_last_stack && sp_thread_alive(ts))
 			emit(s, ts, upto, ts->last_stack);
 		else
 			skip(s, ts, upto, 1);
