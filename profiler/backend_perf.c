@@ -71,7 +71,7 @@ const char sp_perf_guarantee[] =
  * for EPOLLIN only when the passes are too rare for it: when the longest
  * pass period exceeds half the time the ring takes to fill at one sample
  * per interval (the slack the watermark at half a ring gave).  Otherwise
- * only EPOLLHUP (always reported) is watched.  In CPU mode the pass period
+ * the ring stays out of the epoll set (see attach).  In CPU mode the pass period
  * is chosen to fit (sp_perf_cpu_tick_us).
  */
 static uint64_t ring_safe_ns(const struct stillprof_session *s,
@@ -289,21 +289,26 @@ static int attach(struct stillprof_session *s, pid_t tid, int born)
 		}
 		goto fail;
 	}
-	if (s->epfd >= 0) {
-		/* EPOLLHUP (always reported) tells us the thread has
-		 * exited.  EPOLLIN at the watermark drains a ring early when
-		 * the passes are too rare for it (see ring_safe_ns).  The
-		 * tag is the tid, looked up again at dispatch: an entry
+	/* A ring is in the epoll set only when its watermark must wake us
+	 * (see ring_safe_ns).  Registered, it would wake the sampling thread
+	 * at every watermark even when only EPOLLHUP is asked for: perf
+	 * wakes its waiters without poll flags, epoll always adds
+	 * EPOLLHUP|EPOLLERR, so the item is queued and epoll_wait wakes,
+	 * finds no event and sleeps again -- one wasted switch per half
+	 * ring (a busy thread at 1 kHz: 130 a second, half of all the
+	 * sampler's wake-ups in bench/sampler_cost).  An exited thread is
+	 * found by its EXIT record, or by the next rescan (sampler.c). */
+	if (s->epfd >= 0 && pass_max_ns(s) > ring_safe_ns(s, ts->ring.data_len)) {
+		/* The tag is the tid, looked up again at dispatch: an entry
 		 * detached earlier in the same batch is then absent. */
 		struct epoll_event ev = {
-		    .events = pass_max_ns(s) > ring_safe_ns(s, ts->ring.data_len)
-		                  ? EPOLLIN
-		                  : 0,
+		    .events = EPOLLIN,
 		    .data.u64 = SP_EV_THREAD | (uint32_t)tid};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0) {
 			err = -errno;
 			goto fail;
 		}
+		ts->ring_polled = 1;
 	}
 	before = thread_cpu_ns(tid);
 	err = sp_perf_ring_enable(&ts->ring);
@@ -378,8 +383,9 @@ void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 		sp_perf_ring_disable(&ts->ring);
 		sp_perf_drain(s, ts);
 		close_weight(s, ts);
-		if (s->epfd >= 0)
+		if (ts->ring_polled)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
+		ts->ring_polled = 0;
 		sp_perf_ring_close(&ts->ring);
 	}
 	sp_close(ts->syscall_fd);

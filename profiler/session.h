@@ -99,6 +99,7 @@ struct stillprof_session {
 	struct sp_unwinder *uw;
 	struct sp_threads threads;
 	uint64_t last_scan_ns;
+	uint32_t scan_gen;         /* counts rescans (sampler.c) */
 	uint64_t *pcs;             /* scratch: max_depth pcs */
 	uint8_t *probe_buf;        /* scratch: copied stack of a blocked thread */
 	struct sp_counters c;

@@ -155,7 +155,7 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
 		return;
 	case SP_RUN_PREEMPTED:
 		/* A thread preempted and then exited leaves no further
-		 * record until the EPOLLHUP (test_thread_churn caught a
+		 * record until its EXIT record (test_thread_churn caught a
 		 * sample after a thread's end): emit only while it lives. */
 		if (ts->have_last_stack && sp_thread_alive(ts))
 			emit(s, ts, upto, ts->last_stack);
