@@ -48,6 +48,8 @@ struct sp_counters {
 	                            * kernel sample or signal standing for
 	                            * several intervals */
 	uint64_t lost_records;     /* PERF_RECORD_LOST */
+	uint64_t rings_grown;      /* perf rings made bigger (backend_perf.c) */
+	uint64_t ring_grow_failures;
 	uint64_t missed_ticks;
 	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known
 	                            * (tick_replay.c) */
