@@ -95,11 +95,15 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
  * all the time: the pass stays at tick_us and the watermark wakes us. */
 #define SP_PERF_CPU_TICK_MIN_US 2000
 
+uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s)
+{
+	return ring_safe_ns(s, (size_t)SP_PERF_RING_PAGES * 4096u);
+}
+
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
                              unsigned tick_us)
 {
-	uint64_t safe_us = ring_safe_ns(s, (size_t)SP_PERF_RING_PAGES * 4096u) /
-	                   1000u;
+	uint64_t safe_us = sp_perf_ring_wait_ns(s) / 1000u;
 
 	if (safe_us < SP_PERF_CPU_TICK_MIN_US || safe_us >= tick_us)
 		return tick_us;
@@ -113,7 +117,7 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
 
 	if (s->opts.mode != STILLPROF_MODE_WALL)
 		return s->tick_ns;
-	coarse = sp_replay_coarse_ns(s->tick_ns);
+	coarse = s->wake_coarse_ns;
 	return coarse > s->tick_ns ? coarse : s->tick_ns;
 }
 

@@ -349,6 +349,9 @@ int sp_sampler_start(struct stillprof_session *s)
 	s->tick_ns = (uint64_t)tick_us * 1000u;
 	s->tick_base_ns = sp_now_ns() + s->tick_ns;
 	s->wake_ns = s->tick_ns;
+	s->wake_coarse_ns = sp_replay_coarse_ns(
+	    s->tick_ns, s->be == &sp_backend_perf ? sp_perf_ring_wait_ns(s)
+	                                          : 0);
 	s->wake_window_ns = 0;
 	s->wake_risk = 0;
 	its.it_value.tv_sec = (time_t)(s->tick_base_ns / 1000000000u);

@@ -89,6 +89,7 @@ struct stillprof_session {
 	/* wall mode, perf: the timerfd fires every wake_ns (tick_ns, or a
 	 * multiple when no probe needs the finer passes: tick_replay.c) */
 	uint64_t wake_ns;
+	uint64_t wake_coarse_ns;   /* the longer period (sp_replay_coarse_ns) */
 	uint64_t wake_window_ns;   /* start of the current judging window */
 	double wake_risk;          /* ticks coarse passes would leave
 	                            * without a stack, in the window */
@@ -123,6 +124,9 @@ int sp_perf_probe(struct stillprof_session *s);
 int sp_perf_attach(struct stillprof_session *s, pid_t tid);
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts);
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts);
+/* How long a new thread's ring can go undrained at one sample per
+ * interval (half its capacity). */
+uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s);
 /* CPU mode's pass period: tick_us, or shorter when a ring would fill. */
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
                              unsigned tick_us);
