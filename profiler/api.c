@@ -209,10 +209,14 @@ const char *stillprof_session_guarantee(const stillprof_session *s)
 	return s && s->be ? s->guarantee : NULL;
 }
 
-int stillprof_session_stats(const stillprof_session *s,
-                            struct stillprof_stats *st)
+int stillprof_session_stats_sized(const stillprof_session *s,
+                                  struct stillprof_stats *out, size_t size)
 {
-	if (!s || !st)
+	struct stillprof_stats full, *st = &full;
+
+	/* The oldest struct ended at `backend`. */
+	if (!s || !out ||
+	    size < offsetof(struct stillprof_stats, backend) + sizeof(char *))
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	/* The memory-bound drops live in the store, which is the sampler's
@@ -240,6 +244,9 @@ int stillprof_session_stats(const stillprof_session *s,
 	st->unwinds = s->c.unwinds;
 	st->duration_ns = s->store->info.duration_ns;
 	st->backend = s->be ? s->be->name : NULL;
+	memcpy(out, st, size < sizeof(*st) ? size : sizeof(*st));
+	if (size > sizeof(*st)) /* a newer header: its fields are unknown */
+		memset((char *)out + sizeof(*st), 0, size - sizeof(*st));
 	return 0;
 }
 
