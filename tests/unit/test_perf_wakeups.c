@@ -81,9 +81,23 @@ static void *cpu_thread(void *arg)
 	return NULL;
 }
 
-static void test_cpu_mode_drains(void **state)
+/* A started session in mode at interval_us (the caller skips first when
+ * perf is unusable). */
+static stillprof_session *start_session(int mode, unsigned interval_us)
 {
 	struct stillprof_options o;
+	stillprof_session *s;
+
+	stillprof_options_init(&o);
+	o.mode = mode;
+	o.interval_us = interval_us;
+	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	assert_int_equal(stillprof_session_start(s), 0);
+	return s;
+}
+
+static void test_cpu_mode_drains(void **state)
+{
 	struct stillprof_stats st;
 	stillprof_session *s;
 	pthread_t t;
@@ -91,11 +105,7 @@ static void test_cpu_mode_drains(void **state)
 	(void)state;
 	if (!perf_usable())
 		skip();
-	stillprof_options_init(&o);
-	o.mode = STILLPROF_MODE_CPU;
-	o.interval_us = 1000;
-	assert_int_equal(stillprof_session_new(&o, &s), 0);
-	assert_int_equal(stillprof_session_start(s), 0);
+	s = start_session(STILLPROF_MODE_CPU, 1000);
 	assert_int_equal(pthread_create(&t, NULL, cpu_thread, NULL), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
@@ -159,7 +169,6 @@ static void *spin_until_stop(void *arg)
  * even an EPOLLHUP-only item wakes epoll_wait). */
 static void test_unpolled_rings_do_not_wake(void **state)
 {
-	struct stillprof_options o;
 	stillprof_session *s;
 	pid_t before[64], after[64], sampler = 0;
 	int nb, na;
@@ -170,12 +179,8 @@ static void test_unpolled_rings_do_not_wake(void **state)
 	(void)state;
 	if (!perf_usable())
 		skip();
-	stillprof_options_init(&o);
-	o.mode = STILLPROF_MODE_CPU;
-	o.interval_us = 1000;
 	nb = list_tids(before, 64);
-	assert_int_equal(stillprof_session_new(&o, &s), 0);
-	assert_int_equal(stillprof_session_start(s), 0);
+	s = start_session(STILLPROF_MODE_CPU, 1000);
 	na = list_tids(after, 64);
 	for (int i = 0; i < na; i++) {
 		int old = 0;
@@ -220,12 +225,9 @@ static void hold_sampler(stillprof_session *s, int ms)
 
 /* A busy thread at 10 kHz fills a 32-page ring in 1.5 ms: held 20 ms, the
  * sampler finds records lost, and the thread's ring is made bigger.  The
- * samples go on after the swap, weighted on the new event's count: the
- * thread's on-CPU samples stay close to its CPU time. */
+ * samples go on after the swap, from the new event. */
 static void test_ring_grows(void **state)
 {
-	struct stillprof_options o;
-	struct stillprof_stats st;
 	stillprof_session *s;
 	uint64_t lost_after_grow, c0;
 	pthread_t t;
@@ -233,11 +235,7 @@ static void test_ring_grows(void **state)
 	(void)state;
 	if (!perf_usable())
 		skip();
-	stillprof_options_init(&o);
-	o.mode = STILLPROF_MODE_WALL;
-	o.interval_us = 100;
-	assert_int_equal(stillprof_session_new(&o, &s), 0);
-	assert_int_equal(stillprof_session_start(s), 0);
+	s = start_session(STILLPROF_MODE_WALL, 100);
 	atomic_store(&spin_stop, 0);
 	assert_int_equal(pthread_create(&t, NULL, spin_until_stop, NULL), 0);
 	sleep_ms(100);
@@ -251,7 +249,6 @@ static void test_ring_grows(void **state)
 	atomic_store(&spin_stop, 1);
 	pthread_join(t, NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
-	assert_int_equal(stillprof_session_stats(s, &st), 0);
 	print_message("grown %llu, lost %llu (%llu after growth), on-CPU "
 	              "samples %llu (%llu after growth)\n",
 	              (unsigned long long)s->c.rings_grown,
