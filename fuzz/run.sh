@@ -13,7 +13,7 @@ command -v "$CC" >/dev/null 2>&1 || { echo "fuzz: $CC not found"; exit 77; }
 mkdir -p "$OUT" "$SRCDIR/fuzz/artifacts"
 LIBSRC="$SRCDIR/formats/marshal_read.c $SRCDIR/formats/json_read.c $SRCDIR/formats/read_error.c
 $SRCDIR/formats/value.c $SRCDIR/formats/stackprof_read.c $SRCDIR/formats/stackprof_read_file.c $SRCDIR/formats/json.c $SRCDIR/formats/sink.c
-$SRCDIR/profiler/store.c $SRCDIR/profiler/store_import.c
+$SRCDIR/profiler/store.c $SRCDIR/profiler/store_import.c $SRCDIR/profiler/store_threads.c
 $SRCDIR/profiler/symbols.c $SRCDIR/profiler/elf_file.c
 $SRCDIR/profiler/dwarf_line.c $SRCDIR/profiler/dwarf_reader.c
 $SRCDIR/profiler/maps.c
