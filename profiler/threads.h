@@ -59,6 +59,13 @@ struct sp_tstate {
 	                          * event's count (sample_weight.c) */
 	uint64_t diag_attach_cpu;
 	uint64_t replay_ns;      /* last wall tick accounted (tick_replay.c) */
+	/* switch_sample.c: the context-switch sampling event (-1: none), its
+	 * sample identifier, whether it is enabled, and the last episode
+	 * whose stack it gave */
+	int switch_fd;
+	int switch_on;
+	uint64_t switch_id;
+	uint64_t switch_episode;
 };
 
 struct sp_threads {

@@ -209,6 +209,11 @@ static void note_episode(struct stillprof_session *s,
 
 	if (coarse <= iv || t_ns <= ts->switch_out_ns)
 		return;
+	/* Its stack came with its switch-out (switch_sample.c): no pass
+	 * was needed to see it. */
+	if (ts->switch_episode == ts->episode &&
+	    ts->probed_episode == ts->episode)
+		return;
 	n = sp_tick_count(sp_tick_last_at_or_before(s->tick_base_ns, iv,
 	                                            ts->switch_out_ns),
 	                  iv, t_ns - 1);
