@@ -28,8 +28,11 @@
  * tick_replay.c never probes that episode; after a preemption it is
  * dropped.  Threads that switch too often for their ring (or more than
  * SP_SWITCH_ON times a second, backend_perf.c's switch-heavy mark) get
- * their switch event disabled: each switch-out copies 8 KiB in the
- * application thread.  They fall back to the probe until they calm down.
+ * their switch event disabled, judged at each window of backend_perf.c's
+ * switch-rate limiter, or at once on a burst: each switch-out costs the
+ * application thread a sample with an 8 KiB copy (~2.5 us measured in
+ * this guest, most of it not the copy), and a ring holds 15 of them.
+ * They fall back to the probe until they calm down.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -63,6 +66,10 @@ struct sp_switch_pending {
 #define SP_SWITCH_ON 500
 #define SP_SWITCH_OFF_NUM 2
 #define SP_SWITCH_OFF_DEN 5
+/* Within a window of the limiter, more switch samples than max_rate for
+ * this long turn the event off at once: the window (50 ms or more) would
+ * close too late for a ring that a ping-pong fills in a millisecond. */
+#define SP_SWITCH_BURST_NS (100u * 1000 * 1000)
 /* An upper bound of one switch sample's record. */
 #define SP_SWITCH_SAMPLE_BYTES (SP_PERF_STACK_BYTES + 256)
 
@@ -211,6 +218,39 @@ void sp_switch_reattach(struct stillprof_session *s, struct sp_tstate *ts)
 		ts->switch_on = 0;
 }
 
+/* Switch samples a thread may produce per second: SP_SWITCH_ON, or fewer
+ * when half its ring would not hold those of the longest wait between two
+ * passes (a ring that overflows loses switch records too). */
+static uint64_t max_rate(const struct stillprof_session *s,
+                         const struct sp_tstate *ts)
+{
+	uint64_t coarse = sp_replay_coarse_ns(s->tick_ns);
+	uint64_t pass = coarse > s->tick_ns ? coarse : s->tick_ns;
+	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
+
+	if (!pass)
+		return SP_SWITCH_ON;
+	fit = fit * 1000000000u / pass;
+	return fit < SP_SWITCH_ON ? fit : SP_SWITCH_ON;
+}
+
+static uint64_t burst_max(const struct stillprof_session *s,
+                          const struct sp_tstate *ts)
+{
+	return max_rate(s, ts) * SP_SWITCH_BURST_NS / 1000000000u;
+}
+
+static void set_on(struct stillprof_session *s, struct sp_tstate *ts, int on)
+{
+	if (ts->switch_fd < 0 || on == ts->switch_on ||
+	    ioctl(ts->switch_fd,
+	          on ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0) < 0)
+		return;
+	ts->switch_on = on;
+	if (!on)
+		s->c.switch_disabled++;
+}
+
 static void forget(struct stillprof_session *s)
 {
 	if (s->switch_pending)
@@ -290,6 +330,8 @@ int sp_switch_record(struct stillprof_session *s, struct sp_tstate *ts,
 		return 0;
 	if (s->switch_pending)
 		take(s, ts, p + 8, end);
+	if (++ts->switch_burst > burst_max(s, ts))
+		set_on(s, ts, 0);
 	return 1;
 }
 
@@ -319,40 +361,14 @@ void sp_switch_out(struct stillprof_session *s, struct sp_tstate *ts,
 	s->c.switch_stacks++;
 }
 
-/* Switch samples a thread may produce per second: SP_SWITCH_ON, or fewer
- * when half its ring would not hold those of the longest wait between two
- * passes (a ring that overflows loses switch records too). */
-static uint64_t max_rate(const struct stillprof_session *s,
-                         const struct sp_tstate *ts)
-{
-	uint64_t coarse = sp_replay_coarse_ns(s->tick_ns);
-	uint64_t pass = coarse > s->tick_ns ? coarse : s->tick_ns;
-	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
-
-	if (!pass)
-		return SP_SWITCH_ON;
-	fit = fit * 1000000000u / pass;
-	return fit < SP_SWITCH_ON ? fit : SP_SWITCH_ON;
-}
-
 void sp_switch_rate(struct stillprof_session *s, struct sp_tstate *ts,
                     uint64_t rate)
 {
 	uint64_t on = max_rate(s, ts);
-	int want;
 
-	if (ts->switch_fd < 0)
-		return;
+	ts->switch_burst = 0;
 	if (ts->switch_on)
-		want = rate <= on;
+		set_on(s, ts, rate <= on);
 	else
-		want = rate * SP_SWITCH_OFF_DEN < on * SP_SWITCH_OFF_NUM;
-	if (want == ts->switch_on ||
-	    ioctl(ts->switch_fd,
-	          want ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE,
-	          0) < 0)
-		return;
-	ts->switch_on = want;
-	if (!want)
-		s->c.switch_disabled++;
+		set_on(s, ts, rate * SP_SWITCH_OFF_DEN < on * SP_SWITCH_OFF_NUM);
 }

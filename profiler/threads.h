@@ -66,6 +66,8 @@ struct sp_tstate {
 	int switch_on;
 	uint64_t switch_id;
 	uint64_t switch_episode;
+	uint32_t switch_burst;   /* switch samples since the limiter's window
+	                          * began */
 };
 
 struct sp_threads {
