@@ -70,8 +70,13 @@ struct sp_switch_pending {
  * this long turn the event off at once: the window (50 ms or more) would
  * close too late for a ring that a ping-pong fills in a millisecond. */
 #define SP_SWITCH_BURST_NS (100u * 1000 * 1000)
+/* Stack bytes per switch sample: the task-clock event's.  (A build knob
+ * for measurements: the copy into a cold ring costs the thread.) */
+#ifndef SP_SWITCH_STACK_BYTES
+#define SP_SWITCH_STACK_BYTES SP_PERF_STACK_BYTES
+#endif
 /* An upper bound of one switch sample's record. */
-#define SP_SWITCH_SAMPLE_BYTES (SP_PERF_STACK_BYTES + 256)
+#define SP_SWITCH_SAMPLE_BYTES (SP_SWITCH_STACK_BYTES + 256)
 
 static void fill_attr(struct perf_event_attr *a)
 {
@@ -84,7 +89,7 @@ static void fill_attr(struct perf_event_attr *a)
 	                 PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
 	                 PERF_SAMPLE_STACK_USER;
 	a->sample_regs_user = SP_PERF_REGS_MASK;
-	a->sample_stack_user = SP_PERF_STACK_BYTES;
+	a->sample_stack_user = SP_SWITCH_STACK_BYTES;
 	/* The event fires in the scheduler: excluding the kernel drops it
 	 * all.  This is what needs the privilege. */
 	a->exclude_kernel = 0;
@@ -197,7 +202,7 @@ fail:
 	}
 }
 
-void sp_switch_detach(struct sp_tstate *ts)
+void sp_switch_close(struct sp_tstate *ts)
 {
 	if (ts->switch_fd < 0)
 		return;
@@ -207,15 +212,34 @@ void sp_switch_detach(struct sp_tstate *ts)
 	/* switch_id stays: its samples may still be in the ring. */
 }
 
+void sp_switch_detach(struct sp_tstate *ts)
+{
+	sp_switch_close(ts);
+	sp_free(ts->switch_pcs);
+	ts->switch_pcs = NULL;
+	ts->switch_n = ts->switch_cap = 0;
+}
+
 void sp_switch_reattach(struct stillprof_session *s, struct sp_tstate *ts)
 {
 	int was_off = ts->switch_fd >= 0 && !ts->switch_on;
 
-	sp_switch_detach(ts);
+	sp_switch_close(ts);
 	sp_switch_attach(s, ts);
 	if (was_off && ts->switch_fd >= 0 &&
 	    ioctl(ts->switch_fd, PERF_EVENT_IOC_DISABLE, 0) == 0)
 		ts->switch_on = 0;
+}
+
+int sp_switch_intern(struct stillprof_session *s, struct sp_tstate *ts,
+                     uint32_t *stack)
+{
+	int err = sp_store_intern(s->store, ts->switch_pcs, ts->switch_n,
+	                          stack);
+
+	if (!err)
+		ts->blocked_stack = *stack;
+	return err;
 }
 
 /* Switch samples a thread may produce per second: SP_SWITCH_ON, or fewer
@@ -339,7 +363,6 @@ void sp_switch_out(struct stillprof_session *s, struct sp_tstate *ts,
                    int blocking, uint64_t t_ns)
 {
 	struct sp_switch_pending *pd = s->switch_pending;
-	uint32_t stack;
 
 	if (!pd || !pd->tid)
 		return;
@@ -352,10 +375,18 @@ void sp_switch_out(struct stillprof_session *s, struct sp_tstate *ts,
 		s->c.switch_preempt++; /* the last on-CPU sample serves */
 		return;
 	}
-	if (sp_store_intern(s->store, pd->pcs, pd->n, &stack))
-		return;
+	if (pd->n > ts->switch_cap) {
+		uint64_t *pcs = sp_reallocarray(ts->switch_pcs, pd->n,
+		                                sizeof(*pcs));
+		if (!pcs)
+			return; /* the probe will do */
+		ts->switch_pcs = pcs;
+		ts->switch_cap = pd->n;
+	}
+	memcpy(ts->switch_pcs, pd->pcs, pd->n * sizeof(uint64_t));
+	ts->switch_n = pd->n;
 	ts->have_blocked_stack = 1;
-	ts->blocked_stack = stack;
+	ts->blocked_stack = SP_SWITCH_LAZY_STACK;
 	ts->probed_episode = ts->episode;
 	ts->switch_episode = ts->episode;
 	s->c.switch_stacks++;

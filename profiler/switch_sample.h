@@ -26,10 +26,23 @@ void sp_switch_free(struct stillprof_session *s);
 /* Open ts's context-switch event into its ring (ts->ring open), enabled.
  * On failure ts keeps the /proc probe only (nothing left open). */
 void sp_switch_attach(struct stillprof_session *s, struct sp_tstate *ts);
-/* Close it (the ring may still hold its samples: they stay recognized). */
+/* Close it (the ring may still hold its samples: they stay recognized)
+ * and free ts's saved stack. */
 void sp_switch_detach(struct sp_tstate *ts);
+/* Only close it: fork's child handler. */
+void sp_switch_close(struct sp_tstate *ts);
 /* ts's ring was opened again (a new fd): point the event at it. */
 void sp_switch_reattach(struct stillprof_session *s, struct sp_tstate *ts);
+
+/* ts->blocked_stack of an episode whose stack came from a switch sample
+ * and is not interned yet: only an episode that gets a tick is (most
+ * blocking episodes are shorter than an interval, and interning them all
+ * would fill the store with stacks that have no sample). */
+#define SP_SWITCH_LAZY_STACK UINT32_MAX
+/* Intern ts's lazy blocked stack into the current store; ts->blocked_stack
+ * becomes its index.  Returns 0 or -errno. */
+int sp_switch_intern(struct stillprof_session *s, struct sp_tstate *ts,
+                     uint32_t *stack);
 
 /* Every record of ts's ring, before the back-end looks at it: returns 1
  * for a context-switch sample (taken: unwound, pending until its SWITCH

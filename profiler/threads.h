@@ -66,6 +66,9 @@ struct sp_tstate {
 	int switch_on;
 	uint64_t switch_id;
 	uint64_t switch_episode;
+	uint64_t *switch_pcs;    /* the lazy blocked stack (see
+	                          * SP_SWITCH_LAZY_STACK) */
+	uint32_t switch_n, switch_cap;
 	uint32_t switch_burst;   /* switch samples since the limiter's window
 	                          * began */
 };

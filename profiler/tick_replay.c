@@ -28,6 +28,7 @@
 #include "internal.h"
 #include "session.h"
 #include "store.h"
+#include "switch_sample.h"
 #include "tick_replay.h"
 
 uint64_t sp_tick_last_at_or_before(uint64_t base, uint64_t iv, uint64_t t)
@@ -58,6 +59,13 @@ static void emit(struct stillprof_session *s, struct sp_tstate *ts,
 {
 	uint64_t n = sp_tick_count(ts->replay_ns, s->tick_ns, upto);
 
+	/* A switch sample's stack is interned by its first tick. */
+	if (n && stack == SP_SWITCH_LAZY_STACK &&
+	    sp_switch_intern(s, ts, &stack)) {
+		ts->replay_ns += n * s->tick_ns;
+		s->c.offcpu_unknown += n;
+		return;
+	}
 	for (; n > 0; n--) {
 		ts->replay_ns += s->tick_ns;
 		if (sp_session_record(s, ts, stack, ts->replay_ns,
