@@ -210,10 +210,14 @@ const char *stillprof_session_guarantee(const stillprof_session *s)
 	return s && s->be ? s->guarantee : NULL;
 }
 
-int stillprof_session_stats(const stillprof_session *s,
-                            struct stillprof_stats *st)
+int stillprof_session_stats_sized(const stillprof_session *s,
+                                  struct stillprof_stats *out, size_t size)
 {
-	if (!s || !st)
+	struct stillprof_stats full, *st = &full;
+
+	/* The oldest struct ended at `backend`. */
+	if (!s || !out ||
+	    size < offsetof(struct stillprof_stats, backend) + sizeof(char *))
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	/* The memory-bound drops live in the store, which is the sampler's
@@ -244,6 +248,9 @@ int stillprof_session_stats(const stillprof_session *s,
 	st->blocked_stacks = sp_switch_mode_name(s);
 	st->switch_stacks = s->c.switch_stacks;
 	st->probes = s->c.probes;
+	memcpy(out, st, size < sizeof(*st) ? size : sizeof(*st));
+	if (size > sizeof(*st)) /* a newer header: its fields are unknown */
+		memset((char *)out + sizeof(*st), 0, size - sizeof(*st));
 	return 0;
 }
 

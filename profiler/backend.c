@@ -104,6 +104,7 @@ int sp_backend_attach_begin(struct stillprof_session *s, pid_t tid,
 		sp_threads_remove(&s->threads, ts);
 		return err;
 	}
+	ts->scan_gen = s->scan_gen; /* listed, or just born */
 	/* probe.c reads it; stays bound to this thread, not to the tid. */
 	ts->syscall_fd = sp_thread_open_file(tid, "syscall");
 	*out = ts;

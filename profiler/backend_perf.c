@@ -10,7 +10,7 @@
  *
  * Records handled: SAMPLE (unwind, intern, record), SWITCH (on/off-CPU
  * state for wall mode, switch rate), FORK (attach the new thread at once), LOST
- * (counted as missed samples).
+ * (counted as missed samples; the ring is made bigger, once).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -42,6 +42,13 @@ const char sp_perf_guarantee[] =
  * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick.  Rings are
  * per thread and locked memory: 256 threads take 32 MiB. */
 #define SP_PERF_RING_PAGES 32
+/* A ring that lost records, or that a pass found 3/4 full, is too small
+ * for its thread's rate and our latency (at 10 kHz 32 pages hold 1.5 ms
+ * of a busy thread, and on a loaded 2-core machine the sampling thread
+ * waits longer than that for a CPU: wall fidelity was 93 %).  Its event is
+ * opened again with 1 MiB (12 ms at 10 kHz), once per thread; the others
+ * keep the small ring. */
+#define SP_PERF_RING_BIG_PAGES 256
 /* One sample's record, an upper bound: header, tid, time, registers and
  * the stack copy with its two sizes, plus slack for more sample fields. */
 #define SP_PERF_SAMPLE_BYTES (SP_PERF_STACK_BYTES + 256)
@@ -56,7 +63,7 @@ const char sp_perf_guarantee[] =
  * for EPOLLIN only when the passes are too rare for it: when the longest
  * pass period exceeds half the time the ring takes to fill at one sample
  * per interval (the slack the watermark at half a ring gave).  Otherwise
- * only EPOLLHUP (always reported) is watched.  In CPU mode the pass period
+ * the ring stays out of the epoll set (see attach).  In CPU mode the pass period
  * is chosen to fit (sp_perf_cpu_tick_us).
  */
 static uint64_t ring_safe_ns(const struct stillprof_session *s,
@@ -73,11 +80,15 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
  * all the time: the pass stays at tick_us and the watermark wakes us. */
 #define SP_PERF_CPU_TICK_MIN_US 2000
 
+uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s)
+{
+	return ring_safe_ns(s, (size_t)SP_PERF_RING_PAGES * 4096u);
+}
+
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
                              unsigned tick_us)
 {
-	uint64_t safe_us = ring_safe_ns(s, (size_t)SP_PERF_RING_PAGES * 4096u) /
-	                   1000u;
+	uint64_t safe_us = sp_perf_ring_wait_ns(s) / 1000u;
 
 	if (safe_us < SP_PERF_CPU_TICK_MIN_US || safe_us >= tick_us)
 		return tick_us;
@@ -91,7 +102,7 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
 
 	if (s->opts.mode != STILLPROF_MODE_WALL)
 		return s->tick_ns;
-	coarse = sp_replay_coarse_ns(s->tick_ns);
+	coarse = s->wake_coarse_ns;
 	return coarse > s->tick_ns ? coarse : s->tick_ns;
 }
 
@@ -122,7 +133,7 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
 #define SP_PERF_MAX_WEIGHT 100000u
 
 static void fill_attr(const struct stillprof_session *s,
-                      struct perf_event_attr *a)
+                      struct perf_event_attr *a, unsigned ring_pages)
 {
 	memset(a, 0, sizeof(*a));
 	a->size = sizeof(*a);
@@ -156,7 +167,7 @@ static void fill_attr(const struct stillprof_session *s,
 	 * switch rate that puts a thread on the slow period (below). */
 	a->context_switch = 1;
 	a->watermark = 1;
-	a->wakeup_watermark = SP_PERF_RING_PAGES * 4096 / 2;
+	a->wakeup_watermark = ring_pages * 4096 / 2;
 }
 
 /* Explain why perf_event_open failed, for the user. */
@@ -210,7 +221,7 @@ int sp_perf_probe(struct stillprof_session *s)
 	struct perf_event_attr a;
 	int fd;
 
-	fill_attr(s, &a);
+	fill_attr(s, &a, SP_PERF_RING_PAGES);
 	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
 	                  PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0) {
@@ -234,6 +245,29 @@ static uint64_t thread_cpu_ns(pid_t tid)
 	return ns == UINT64_MAX ? 0 : ns;
 }
 
+/* A ring is in the epoll set only when its watermark must wake us
+ * (see ring_safe_ns).  Registered, it would wake the sampling thread at
+ * every watermark even when only EPOLLHUP is asked for: perf wakes its
+ * waiters without poll flags, epoll always adds EPOLLHUP|EPOLLERR, so the
+ * item is queued and epoll_wait wakes, finds no event and sleeps again --
+ * one wasted switch per half ring (a busy thread at 1 kHz: 130 a second,
+ * half of all the sampler's wake-ups in bench/sampler_cost).  An exited
+ * thread is found by its EXIT record, or by the next rescan (sampler.c). */
+static int watch_ring(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	/* The tag is the tid, looked up again at dispatch: an entry
+	 * detached earlier in the same batch is then absent. */
+	struct epoll_event ev = {.events = EPOLLIN,
+	                         .data.u64 = SP_EV_THREAD | (uint32_t)ts->tid};
+
+	if (s->epfd < 0 || pass_max_ns(s) <= ring_safe_ns(s, ts->ring.data_len))
+		return 0;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0)
+		return -errno;
+	ts->ring_polled = 1;
+	return 0;
+}
+
 /* Attach tid; `born`: a thread created while we sample (FORK record), whose
  * CPU time before its event counted belongs in the profile. */
 static int attach(struct stillprof_session *s, pid_t tid, int born)
@@ -247,7 +281,7 @@ static int attach(struct stillprof_session *s, pid_t tid, int born)
 	if (err <= 0)
 		return err;
 	sp_weight_init(&ts->cw);
-	fill_attr(s, &a);
+	fill_attr(s, &a, SP_PERF_RING_PAGES);
 	err = sp_perf_ring_open(&ts->ring, &a, tid, SP_PERF_RING_PAGES);
 	if (err) {
 		if (err != -ESRCH) {
@@ -258,22 +292,9 @@ static int attach(struct stillprof_session *s, pid_t tid, int born)
 		goto fail;
 	}
 	sp_switch_attach(s, ts);
-	if (s->epfd >= 0) {
-		/* EPOLLHUP (always reported) tells us the thread has
-		 * exited.  EPOLLIN at the watermark drains a ring early when
-		 * the passes are too rare for it (see ring_safe_ns).  The
-		 * tag is the tid, looked up again at dispatch: an entry
-		 * detached earlier in the same batch is then absent. */
-		struct epoll_event ev = {
-		    .events = pass_max_ns(s) > ring_safe_ns(s, ts->ring.data_len)
-		                  ? EPOLLIN
-		                  : 0,
-		    .data.u64 = SP_EV_THREAD | (uint32_t)tid};
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0) {
-			err = -errno;
-			goto fail;
-		}
-	}
+	err = watch_ring(s, ts);
+	if (err)
+		goto fail;
 	before = thread_cpu_ns(tid);
 	err = sp_perf_ring_enable(&ts->ring);
 	if (err)
@@ -341,15 +362,18 @@ static void close_weight(struct stillprof_session *s, struct sp_tstate *ts)
 		record_k(s, ts, ts->last_stack, ts->cw.last_t_ns, k, 0);
 }
 
+static int drain_ring(struct stillprof_session *s, struct sp_tstate *ts);
+
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 {
 	sp_switch_detach(ts);
 	if (ts->ring.fd >= 0) {
 		sp_perf_ring_disable(&ts->ring);
-		sp_perf_drain(s, ts);
+		drain_ring(s, ts);
 		close_weight(s, ts);
-		if (s->epfd >= 0)
+		if (ts->ring_polled)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
+		ts->ring_polled = 0;
 		sp_perf_ring_close(&ts->ring);
 	}
 	sp_close(ts->syscall_fd);
@@ -364,6 +388,7 @@ struct drain_ctx {
 	uint64_t cpu_ns;           /* the thread's CPU clock, read at the
 	                            * first weighted sample of the drain */
 	int cpu_read;
+	int lost;                  /* a LOST record was read */
 };
 
 static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
@@ -533,6 +558,7 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			break;
 		memcpy(&lost, p + 8, 8);
 		d->s->c.lost_records += lost;
+		d->lost = 1;
 		/* Wall mode: switch records of the gap are lost too, and the
 		 * replay keeps the state before it (a preempted thread stays
 		 * off-CPU until its next record): weighting the next sample
@@ -582,11 +608,81 @@ static void limit_switch_rate(struct stillprof_session *s,
 	}
 }
 
-void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
+/* Hand every record in ts's ring to handle_record; 1 if records were
+ * lost. */
+static int drain_ring(struct stillprof_session *s, struct sp_tstate *ts)
 {
-	struct drain_ctx d = {s, ts, s->owner_pid, 0, 0};
+	struct drain_ctx d = {s, ts, s->owner_pid, 0, 0, 0};
 
 	sp_perf_ring_drain(&ts->ring, handle_record, &d);
-	if (ts->ring.fd >= 0)
-		limit_switch_rate(s, ts);
+	return d.lost;
+}
+
+/* Open ts's event again with a SP_PERF_RING_BIG_PAGES ring (see there).
+ * The old event is stopped and drained first, so no record is read twice
+ * and none is reordered; the thread runs unsampled for the few
+ * microseconds between the two events.  The new event counts from 0: the
+ * grid moves over, whole intervals the old one had counted since its last
+ * period are owed to the next sample. */
+static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u, count;
+	struct perf_event_attr a;
+	struct sp_perf_ring big;
+	int err, have_count;
+
+	ts->ring_grown = 1; /* once: a failure is not retried */
+	fill_attr(s, &a, SP_PERF_RING_BIG_PAGES);
+	a.sample_period = iv * (ts->weight > 1 ? ts->weight : 1);
+	err = sp_perf_ring_open(&big, &a, ts->tid, SP_PERF_RING_BIG_PAGES);
+	if (err || big.data_len <= ts->ring.data_len) {
+		/* Locked memory ran out (EPERM), or the thread is gone. */
+		if (!err)
+			sp_perf_ring_close(&big);
+		s->c.ring_grow_failures++;
+		return;
+	}
+	/* The thread goes unsampled from here to the enable: a drain
+	 * and two system calls. */
+	sp_perf_ring_disable(&ts->ring);
+	drain_ring(s, ts);
+	have_count = read(ts->ring.fd, &count, sizeof(count)) == sizeof(count);
+	if (sp_perf_ring_enable(&big)) {
+		sp_perf_ring_enable(&ts->ring);
+		sp_perf_ring_close(&big);
+		s->c.ring_grow_failures++;
+		return;
+	}
+	if (have_count)
+		sp_weight_rephase(&ts->cw, count, iv);
+	sp_weight_rephase(&ts->cw, 0, iv);
+	s->c.rings_grown++;
+	if (ts->ring_polled)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
+	ts->ring_polled = 0;
+	sp_perf_ring_close(&ts->ring);
+	ts->ring = big;
+	sp_switch_reattach(s, ts); /* its samples go to the new ring */
+	/* Unwatched, the bigger ring is still drained by the passes. */
+	if (watch_ring(s, ts))
+		s->c.ring_grow_failures++;
+}
+
+void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	uint64_t fill = 0;
+	int lost;
+
+	if (ts->ring.meta)
+		fill = __atomic_load_n(&ts->ring.meta->data_head,
+		                       __ATOMIC_ACQUIRE) -
+		       ts->ring.meta->data_tail;
+	lost = drain_ring(s, ts);
+	if (ts->ring.fd < 0)
+		return;
+	limit_switch_rate(s, ts);
+	/* Not in the final drain: the event is about to close. */
+	if (!ts->ring_grown && ts->live && !atomic_load(&s->stop) &&
+	    (lost || fill > ts->ring.data_len / 4 * 3))
+		grow_ring(s, ts);
 }

@@ -64,6 +64,7 @@ static int attach_cb(pid_t tid, void *ctx)
 	}
 	if (ts) {
 		char name[16];
+		ts->scan_gen = s->scan_gen;
 		/* Names are often set right after creation: refresh. */
 		if (sp_thread_read_name(tid, name) == 0 && sp_thread_alive(ts))
 			sp_store_thread_rename(s->store, ts->store_thread,
@@ -75,9 +76,16 @@ static int attach_cb(pid_t tid, void *ctx)
 	return 0;
 }
 
+/* A thread the listing no longer shows has exited.  Its EXIT record
+ * usually said so already; this catches one whose record was lost with a
+ * full ring (the perf back-end does not watch rings for EPOLLHUP). */
 static void rescan(struct stillprof_session *s)
 {
-	sp_threads_scan(attach_cb, s);
+	s->scan_gen++;
+	if (sp_threads_scan(attach_cb, s) == 0)
+		for (size_t i = 0; i < s->threads.n; i++)
+			if (s->threads.all[i]->scan_gen != s->scan_gen)
+				s->threads.all[i]->live = 0;
 	s->last_scan_ns = sp_now_ns();
 }
 
@@ -149,7 +157,7 @@ static void sample_offcpu(struct stillprof_session *s, uint64_t tick_ns,
 				continue;
 			/* A thread preempted and then exited leaves no
 			 * further record (its event goes at exit) until
-			 * the EPOLLHUP: check it still lives (the churn
+			 * its EXIT record: check it still lives (the churn
 			 * test caught a sample after the thread's end). */
 			if (!sp_thread_alive(ts))
 				continue;
@@ -193,8 +201,8 @@ static void on_tick(struct stillprof_session *s)
 		rescan(s);
 	for (size_t i = 0; i < s->threads.n; i++)
 		s->be->drain(s, s->threads.all[i]);
-	/* Threads the back-end found gone (the perf back-end learns it from
-	 * POLLHUP instead). */
+	/* Threads found gone: by the back-end (perf: the EXIT record), by
+	 * the rescan, or (a polled perf ring) by POLLHUP. */
 	for (size_t i = s->threads.n; i-- > 0;)
 		if (!s->threads.all[i]->live)
 			s->be->detach(s, s->threads.all[i]);
@@ -341,6 +349,9 @@ int sp_sampler_start(struct stillprof_session *s)
 	s->tick_ns = (uint64_t)tick_us * 1000u;
 	s->tick_base_ns = sp_now_ns() + s->tick_ns;
 	s->wake_ns = s->tick_ns;
+	s->wake_coarse_ns = sp_replay_coarse_ns(
+	    s->tick_ns, s->be == &sp_backend_perf ? sp_perf_ring_wait_ns(s)
+	                                          : 0);
 	s->wake_window_ns = 0;
 	s->wake_risk = 0;
 	its.it_value.tv_sec = (time_t)(s->tick_base_ns / 1000000000u);

@@ -48,6 +48,8 @@ struct sp_counters {
 	                            * kernel sample or signal standing for
 	                            * several intervals */
 	uint64_t lost_records;     /* PERF_RECORD_LOST */
+	uint64_t rings_grown;      /* perf rings made bigger (backend_perf.c) */
+	uint64_t ring_grow_failures;
 	uint64_t missed_ticks;
 	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known
 	                            * (tick_replay.c) */
@@ -95,6 +97,7 @@ struct stillprof_session {
 	/* wall mode, perf: the timerfd fires every wake_ns (tick_ns, or a
 	 * multiple when no probe needs the finer passes: tick_replay.c) */
 	uint64_t wake_ns;
+	uint64_t wake_coarse_ns;   /* the longer period (sp_replay_coarse_ns) */
 	uint64_t wake_window_ns;   /* start of the current judging window */
 	double wake_risk;          /* ticks coarse passes would leave
 	                            * without a stack, in the window */
@@ -107,6 +110,7 @@ struct stillprof_session {
 	struct sp_unwinder *uw;
 	struct sp_threads threads;
 	uint64_t last_scan_ns;
+	uint32_t scan_gen;         /* counts rescans (sampler.c) */
 	uint64_t *pcs;             /* scratch: max_depth pcs */
 	uint8_t *probe_buf;        /* scratch: copied stack of a blocked thread */
 	/* switch_sample.c: blocked stacks from context-switch samples (set
@@ -132,6 +136,9 @@ int sp_perf_probe(struct stillprof_session *s);
 int sp_perf_attach(struct stillprof_session *s, pid_t tid);
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts);
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts);
+/* How long a new thread's ring can go undrained at one sample per
+ * interval (half its capacity). */
+uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s);
 /* CPU mode's pass period: tick_us, or shorter when a ring would fill. */
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
                              unsigned tick_us);

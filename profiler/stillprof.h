@@ -243,8 +243,17 @@ struct stillprof_stats {
 	uint64_t probes;          /* blocked episodes read through /proc */
 };
 
-STILLPROF_API int stillprof_session_stats(const stillprof_session *s,
-                                          struct stillprof_stats *st);
+/*
+ * Fill *st.  The struct grows at its end from release to release: size is
+ * the caller's sizeof(struct stillprof_stats), and at most that many bytes
+ * are written, so a program built against an older header keeps working
+ * with a newer library.  Call it through the macro, which passes the size.
+ */
+STILLPROF_API int stillprof_session_stats_sized(const stillprof_session *s,
+                                                struct stillprof_stats *st,
+                                                size_t size);
+#define stillprof_session_stats(s, st)                                         \
+	stillprof_session_stats_sized((s), (st), sizeof(*(st)))
 
 /*
  * Write the collected profile to path (or opts.out when path is NULL) in

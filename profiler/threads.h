@@ -28,6 +28,10 @@ struct sp_tstate {
 	int live;                /* 0 once the thread has exited */
 	uint32_t store_thread;   /* index in the store's thread table */
 	struct sp_perf_ring ring; /* fd < 0 when no perf event is open */
+	int ring_polled;         /* ring.fd is in the sampler's epoll set */
+	int ring_grown;          /* its ring was made bigger, or that failed
+	                          * (backend_perf.c, SP_PERF_RING_BIG_PAGES) */
+	uint32_t scan_gen;       /* last rescan that listed the thread */
 	int syscall_fd;          /* /proc/self/task/TID/syscall, kept open: a
 	                          * read fails with ESRCH once the thread has
 	                          * exited, so a reused tid is never probed */

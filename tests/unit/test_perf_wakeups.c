@@ -5,6 +5,8 @@
  * ring needs at 1 kHz.  The period arithmetic, and a live CPU-mode session
  * whose busy thread writes many rings' worth of samples: they must reach
  * the store, which only happens if the passes drain the ring on time.
+ * And a ring that is not polled must not wake the sampling thread at all
+ * (counted by the kernel: the thread's voluntary context switches).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "session.h"
@@ -76,9 +81,23 @@ static void *cpu_thread(void *arg)
 	return NULL;
 }
 
-static void test_cpu_mode_drains(void **state)
+/* A started session in mode at interval_us (the caller skips first when
+ * perf is unusable). */
+static stillprof_session *start_session(int mode, unsigned interval_us)
 {
 	struct stillprof_options o;
+	stillprof_session *s;
+
+	stillprof_options_init(&o);
+	o.mode = mode;
+	o.interval_us = interval_us;
+	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	assert_int_equal(stillprof_session_start(s), 0);
+	return s;
+}
+
+static void test_cpu_mode_drains(void **state)
+{
 	struct stillprof_stats st;
 	stillprof_session *s;
 	pthread_t t;
@@ -86,11 +105,7 @@ static void test_cpu_mode_drains(void **state)
 	(void)state;
 	if (!perf_usable())
 		skip();
-	stillprof_options_init(&o);
-	o.mode = STILLPROF_MODE_CPU;
-	o.interval_us = 1000;
-	assert_int_equal(stillprof_session_new(&o, &s), 0);
-	assert_int_equal(stillprof_session_start(s), 0);
+	s = start_session(STILLPROF_MODE_CPU, 1000);
 	assert_int_equal(pthread_create(&t, NULL, cpu_thread, NULL), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
@@ -105,11 +120,155 @@ static void test_cpu_mode_drains(void **state)
 	stillprof_session_free(s);
 }
 
+/* The tids of this process, into tids[] (at most max); returns the count. */
+static int list_tids(pid_t *tids, int max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) && n < max)
+		if (e->d_name[0] != '.')
+			tids[n++] = (pid_t)atoi(e->d_name);
+	closedir(d);
+	return n;
+}
+
+static long voluntary_switches(pid_t tid)
+{
+	char path[64], line[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+			v = atol(line + 24);
+	fclose(f);
+	assert_true(v >= 0);
+	return v;
+}
+
+static atomic_int spin_stop;
+
+static void *spin_until_stop(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&spin_stop))
+		spin_for_test();
+	return NULL;
+}
+
+/* Two busy threads at 1 kHz in CPU mode (passes every 7.5 ms, rings not
+ * polled) for 1 s: the sampling thread may block once per pass.  A ring in
+ * the epoll set would add a wake-up per half ring of samples, ~133 a
+ * second per busy thread (perf wakes its waiters without poll flags, so
+ * even an EPOLLHUP-only item wakes epoll_wait). */
+static void test_unpolled_rings_do_not_wake(void **state)
+{
+	stillprof_session *s;
+	pid_t before[64], after[64], sampler = 0;
+	int nb, na;
+	long v0, v1;
+	uint64_t t0, t1;
+	pthread_t t[2];
+
+	(void)state;
+	if (!perf_usable())
+		skip();
+	nb = list_tids(before, 64);
+	s = start_session(STILLPROF_MODE_CPU, 1000);
+	na = list_tids(after, 64);
+	for (int i = 0; i < na; i++) {
+		int old = 0;
+		for (int j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old)
+			sampler = after[i];
+	}
+	assert_true(sampler > 0 && na == nb + 1);
+	atomic_store(&spin_stop, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, spin_until_stop,
+		                                NULL), 0);
+	sleep_ms(200); /* attached, rings filling */
+	v0 = voluntary_switches(sampler);
+	t0 = mono_ns();
+	sleep_ms(1000);
+	v1 = voluntary_switches(sampler);
+	t1 = mono_ns();
+	atomic_store(&spin_stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	stillprof_session_free(s);
+	{
+		/* One pass per 7.5 ms, plus slack for the stop and a rescan. */
+		long passes = (long)((t1 - t0) / 7500000u);
+		print_message("sampler blocked %ld times in %.2f s (%ld passes)\n",
+		              v1 - v0, (double)(t1 - t0) / 1e9, passes);
+		assert_true(v1 - v0 <= passes + passes / 4 + 10);
+	}
+}
+
+/* Holding the fork mutex stops the sampling thread's passes (it takes it
+ * for every batch, as test_tick_replay does). */
+static void hold_sampler(stillprof_session *s, int ms)
+{
+	pthread_mutex_lock(&s->fork_mu);
+	sleep_ms(ms);
+	pthread_mutex_unlock(&s->fork_mu);
+}
+
+/* A busy thread at 10 kHz fills a 32-page ring in 1.5 ms: held 20 ms, the
+ * sampler finds records lost, and the thread's ring is made bigger.  The
+ * samples go on after the swap, from the new event. */
+static void test_ring_grows(void **state)
+{
+	stillprof_session *s;
+	uint64_t lost_after_grow, c0;
+	pthread_t t;
+
+	(void)state;
+	if (!perf_usable())
+		skip();
+	s = start_session(STILLPROF_MODE_WALL, 100);
+	atomic_store(&spin_stop, 0);
+	assert_int_equal(pthread_create(&t, NULL, spin_until_stop, NULL), 0);
+	sleep_ms(100);
+	hold_sampler(s, 20);
+	sleep_ms(100); /* a pass or two: the drain sees LOST and grows */
+	assert_int_equal(s->c.rings_grown, 1);
+	assert_int_equal(s->c.ring_grow_failures, 0);
+	lost_after_grow = s->c.lost_records;
+	c0 = s->c.oncpu_samples;
+	sleep_ms(300);
+	atomic_store(&spin_stop, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	print_message("grown %llu, lost %llu (%llu after growth), on-CPU "
+	              "samples %llu (%llu after growth)\n",
+	              (unsigned long long)s->c.rings_grown,
+	              (unsigned long long)s->c.lost_records,
+	              (unsigned long long)(s->c.lost_records - lost_after_grow),
+	              (unsigned long long)s->c.oncpu_samples,
+	              (unsigned long long)(s->c.oncpu_samples - c0));
+	/* The bigger event samples: ~300 ms at 10 kHz (less on a loaded
+	 * machine, the thread gets less CPU; never none). */
+	assert_true(s->c.oncpu_samples - c0 > 300);
+	stillprof_session_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cpu_tick),
 	    cmocka_unit_test(test_cpu_mode_drains),
+	    cmocka_unit_test(test_unpolled_rings_do_not_wake),
+	    cmocka_unit_test(test_ring_grows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -169,6 +169,31 @@ static void test_sampler_samples_every_thread(void **state)
 	assert_true(st.offcpu_samples > 0);
 	assert_true(st.threads_seen >= 4);
 	assert_int_equal(atomic_load(&eintr_seen), 0);
+	{
+		/* A program built against the first header passes a struct
+		 * that ends at `backend`: nothing past it is written. */
+		size_t old_size = offsetof(struct stillprof_stats, backend) +
+		                  sizeof(char *);
+		unsigned char buf[sizeof(st) + 32];
+		struct stillprof_stats *p = (struct stillprof_stats *)buf;
+
+		memset(buf, 0xA5, sizeof(buf));
+		assert_int_equal(stillprof_session_stats_sized(s, p, old_size),
+		                 0);
+		assert_int_equal(p->samples, st.samples);
+		assert_string_equal(p->backend, "perf_event");
+		for (size_t i = old_size; i < sizeof(buf); i++)
+			assert_int_equal(buf[i], 0xA5);
+		/* A newer, bigger struct: the fields we do not know are 0. */
+		memset(buf, 0xA5, sizeof(buf));
+		assert_int_equal(stillprof_session_stats_sized(s, p, sizeof(buf)),
+		                 0);
+		assert_int_equal(p->weighted_samples, st.weighted_samples);
+		for (size_t i = sizeof(st); i < sizeof(buf); i++)
+			assert_int_equal(buf[i], 0);
+		/* Smaller than any struct there ever was. */
+		assert_int_equal(stillprof_session_stats_sized(s, p, 8), -EINVAL);
+	}
 
 	if (under_valgrind()) {
 		stillprof_session_free(s);

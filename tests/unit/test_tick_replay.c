@@ -53,10 +53,17 @@ static void test_wake_period(void **state)
 	(void)state;
 
 	assert_non_null(s);
-	assert_int_equal(sp_replay_coarse_ns(1 * ms), 4 * ms);
-	assert_int_equal(sp_replay_coarse_ns(3 * ms), 6 * ms);
-	assert_int_equal(sp_replay_coarse_ns(10 * ms), 10 * ms);
-	assert_int_equal(sp_replay_coarse_ns(100000), 4 * ms);
+	assert_int_equal(sp_replay_coarse_ns(1 * ms, 0), 4 * ms);
+	assert_int_equal(sp_replay_coarse_ns(3 * ms, 0), 6 * ms);
+	assert_int_equal(sp_replay_coarse_ns(10 * ms, 0), 10 * ms);
+	assert_int_equal(sp_replay_coarse_ns(100000, 0), 4 * ms);
+	/* longer when the rings can wait: whole ticks within the wait */
+	assert_int_equal(sp_replay_coarse_ns(1 * ms, 7500000), 7 * ms);
+	assert_int_equal(sp_replay_coarse_ns(100000, 750000), 4 * ms);
+	/* but never past 10 ms */
+	assert_int_equal(sp_replay_coarse_ns(1 * ms, 75 * ms), 10 * ms);
+	assert_int_equal(sp_replay_coarse_ns(3 * ms, 75 * ms), 9 * ms);
+	assert_int_equal(sp_replay_coarse_ns(10 * ms, 75 * ms), 10 * ms);
 	/* a 2 ms block: always seen by 1 ms passes, half the time by 4 ms */
 	assert_true(sp_replay_gain(2 * ms, ms, 4 * ms) > 0.49 &&
 	            sp_replay_gain(2 * ms, ms, 4 * ms) < 0.51);
@@ -68,6 +75,7 @@ static void test_wake_period(void **state)
 	s->tick_ns = ms;
 	s->tick_base_ns = 1000 * ms;
 	s->wake_ns = ms;
+	s->wake_coarse_ns = sp_replay_coarse_ns(ms, 0);
 	s->threads.n = 4;
 	assert_int_equal(sp_replay_wake_period(s, 2000 * ms), 0); /* start */
 	assert_int_equal(sp_replay_wake_period(s, 2100 * ms), 0); /* early */
