@@ -5,7 +5,8 @@
  * give the sampling thread's CPU time and the samples it took:
  *
  *   sampler_cost samples=N ns_per_sample=X core_pct=Y unwind_ns=Z
- *                offcpu=O missed=M fixed_us=F
+ *                offcpu=O missed=M fixed_us=F app_pct=A app_base_pct=B
+ *                blocked_stacks=K switch_stacks=S probes=P
  *
  * ns_per_sample: sampler CPU / samples; core_pct: sampler CPU / wall time
  * (share of one core); unwind_ns: mean time of one unwind.  These are
@@ -14,7 +15,12 @@
  * one-time costs (unwind tables, first symbol look-ups) and without the
  * fixed cost of a start/stop (attaching and detaching every thread), which
  * is printed apart as fixed_us (sampler CPU per start/stop).  samples,
- * offcpu, missed: of the long run.
+ * offcpu, missed: of the long run.  app_pct: the CPU of the process
+ * less the sampling thread's during the long run, in % of one core, and
+ * app_base_pct the same over SECONDS/2 without profiling (what sampling
+ * costs the application threads themselves).  blocked_stacks: how blocked
+ * stacks were read (wall mode); switch_stacks, probes: episodes read each
+ * way in the long run.
  *
  * Workers are `busy` (compute all the time), `server` (compute ~50 us,
  * then sleep 20 ms: a pool of threads that wake often) or `idle` (sleep
@@ -75,6 +81,24 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t proc_cpu_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static uint64_t mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
 /* One start/stop of `secs`; *st: the session's statistics after it. */
 static int run_once(stillprof_session *s, double secs,
                     struct stillprof_stats *st)
@@ -97,7 +121,8 @@ int main(int argc, char **argv)
 	struct stillprof_options o;
 	struct stillprof_stats w, a, b;
 	stillprof_session *s;
-	double samples, cpu, dur, fixed;
+	double samples, cpu, dur, fixed, app, app_base;
+	uint64_t p0 = 0, p1, t0 = 0, t1;
 	pthread_attr_t attr;
 	int n, err;
 	double secs;
@@ -134,10 +159,25 @@ int main(int argc, char **argv)
 	 * every thread), so the difference of the two runs is the cost of
 	 * sampling alone. */
 	if ((err = run_once(s, 0.3, &w)) || (err = run_once(s, secs / 4, &a)) ||
-	    (err = run_once(s, secs, &b))) {
+	    (p0 = proc_cpu_ns(), t0 = mono_ns(),
+	     err = run_once(s, secs, &b))) {
 		fprintf(stderr, "sampler_cost: cannot profile: %s\n",
 		        stillprof_strerror(err));
 		return err == STILLPROF_EPERFDENIED ? 77 : 1;
+	}
+	p1 = proc_cpu_ns();
+	t1 = mono_ns();
+	/* The application threads' own CPU: the long run's process CPU
+	 * less the sampling thread's, against a run without profiling. */
+	app = (double)(p1 - p0) - (double)(b.sampler_cpu_ns - a.sampler_cpu_ns);
+	app /= (double)(t1 - t0);
+	{
+		struct timespec half = {(time_t)(secs / 2),
+		                        (long)((secs / 2 - (double)(time_t)(secs / 2)) * 1e9)};
+		p0 = proc_cpu_ns();
+		t0 = mono_ns();
+		nanosleep(&half, NULL);
+		app_base = (double)(proc_cpu_ns() - p0) / (double)(mono_ns() - t0);
 	}
 	atomic_store(&running, 0);
 	for (int i = 0; i < n; i++)
@@ -152,7 +192,9 @@ int main(int argc, char **argv)
 	        (samples > 0 ? cpu / samples : 0) *
 	            (double)(a.samples - w.samples);
 	printf("sampler_cost samples=%llu ns_per_sample=%.0f core_pct=%.2f "
-	       "unwind_ns=%.0f offcpu=%llu missed=%llu fixed_us=%.0f\n",
+	       "unwind_ns=%.0f offcpu=%llu missed=%llu fixed_us=%.0f "
+	       "app_pct=%.2f app_base_pct=%.2f blocked_stacks=%s "
+	       "switch_stacks=%llu probes=%llu\n",
 	       (unsigned long long)(b.samples - a.samples),
 	       samples > 0 ? cpu / samples : 0,
 	       dur > 0 ? 100.0 * cpu / dur : 0,
@@ -160,7 +202,10 @@ int main(int argc, char **argv)
 	                                   (double)(b.unwinds - w.unwinds) : 0,
 	       (unsigned long long)(b.offcpu_samples - a.offcpu_samples),
 	       (unsigned long long)(b.missed_samples - a.missed_samples),
-	       fixed / 1e3);
+	       fixed / 1e3, 100.0 * app, 100.0 * app_base,
+	       b.blocked_stacks ? b.blocked_stacks : "none",
+	       (unsigned long long)(b.switch_stacks - a.switch_stacks),
+	       (unsigned long long)(b.probes - a.probes));
 	stillprof_session_free(s);
 	return 0;
 }

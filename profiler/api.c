@@ -21,6 +21,7 @@
 #include "session.h"
 #include "snapshot.h"
 #include "store.h"
+#include "switch_sample.h"
 #include "symbols.h"
 #include "unwind.h"
 #include "writers.h"
@@ -244,6 +245,9 @@ int stillprof_session_stats_sized(const stillprof_session *s,
 	st->unwinds = s->c.unwinds;
 	st->duration_ns = s->store->info.duration_ns;
 	st->backend = s->be ? s->be->name : NULL;
+	st->blocked_stacks = sp_switch_mode_name(s);
+	st->switch_stacks = s->c.switch_stacks;
+	st->probes = s->c.probes;
 	memcpy(out, st, size < sizeof(*st) ? size : sizeof(*st));
 	if (size > sizeof(*st)) /* a newer header: its fields are unknown */
 		memset((char *)out + sizeof(*st), 0, size - sizeof(*st));
@@ -321,6 +325,7 @@ void stillprof_session_free(stillprof_session *s)
 	sp_snap_free(s);
 	sp_free(s->pcs);
 	sp_free(s->probe_buf);
+	sp_switch_free(s);
 	sp_free(s->out_path);
 	sp_free(s);
 }

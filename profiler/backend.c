@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "session.h"
 #include "store.h"
+#include "switch_sample.h"
 
 /* Wall mode drains every tick; CPU mode only needs to empty the rings. */
 #define SP_PERF_CPU_TICK_US 10000
@@ -43,6 +44,7 @@ int sp_backend_select(struct stillprof_session *s, int install)
 			                                        : "forced");
 			snprintf(s->guarantee, sizeof(s->guarantee), "%s",
 			         sp_perf_guarantee);
+			sp_switch_probe(s); /* wall: how blocked stacks are read */
 			return 0;
 		}
 		if (want == STILLPROF_BACKEND_PERF)

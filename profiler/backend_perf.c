@@ -13,7 +13,6 @@
  * (counted as missed samples; the ring is made bigger, once).
  */
 #define _GNU_SOURCE
-#include <asm/perf_regs.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +24,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "perf_regs.h"
 #include "sample_weight.h"
 #include "session.h"
 #include "store.h"
+#include "switch_sample.h"
 #include "tick_replay.h"
 #include "unwind.h"
 
@@ -37,22 +38,6 @@ const char sp_perf_guarantee[] =
     "and blocked threads are read from /proc; no system call of the "
     "application is ever interrupted";
 
-/* User registers we ask for, in perf's bit order.  DS/ES/FS/GS must stay
- * out (EINVAL on x86-64); FLAGS/CS/SS are useless for unwinding. */
-#define SP_PERF_REGS_MASK                                                      \
-	((1ull << PERF_REG_X86_AX) | (1ull << PERF_REG_X86_BX) |               \
-	 (1ull << PERF_REG_X86_CX) | (1ull << PERF_REG_X86_DX) |               \
-	 (1ull << PERF_REG_X86_SI) | (1ull << PERF_REG_X86_DI) |               \
-	 (1ull << PERF_REG_X86_BP) | (1ull << PERF_REG_X86_SP) |               \
-	 (1ull << PERF_REG_X86_IP) | (1ull << PERF_REG_X86_R8) |               \
-	 (1ull << PERF_REG_X86_R9) | (1ull << PERF_REG_X86_R10) |              \
-	 (1ull << PERF_REG_X86_R11) | (1ull << PERF_REG_X86_R12) |             \
-	 (1ull << PERF_REG_X86_R13) | (1ull << PERF_REG_X86_R14) |             \
-	 (1ull << PERF_REG_X86_R15))
-
-/* Bytes of user stack copied per sample: perf's own --call-graph dwarf
- * default.  Deep stacks with large frames get truncated (counted). */
-#define SP_PERF_STACK_BYTES 8192
 /* Ring size in pages; at 1 kHz with 8 KiB copies a busy thread fills
  * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick.  Rings are
  * per thread and locked memory: 256 threads take 32 MiB. */
@@ -147,25 +132,6 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
  * back-end's SP_SIG_MAX_WEIGHT); the rest count as missed. */
 #define SP_PERF_MAX_WEIGHT 100000u
 
-static int perf_to_dwarf(int perf_reg)
-{
-	switch (perf_reg) {
-	case PERF_REG_X86_AX: return SP_REG_RAX;
-	case PERF_REG_X86_BX: return SP_REG_RBX;
-	case PERF_REG_X86_CX: return SP_REG_RCX;
-	case PERF_REG_X86_DX: return SP_REG_RDX;
-	case PERF_REG_X86_SI: return SP_REG_RSI;
-	case PERF_REG_X86_DI: return SP_REG_RDI;
-	case PERF_REG_X86_BP: return SP_REG_RBP;
-	case PERF_REG_X86_SP: return SP_REG_RSP;
-	case PERF_REG_X86_IP: return SP_REG_RIP;
-	default:
-		if (perf_reg >= PERF_REG_X86_R8 && perf_reg <= PERF_REG_X86_R15)
-			return SP_REG_R8 + (perf_reg - PERF_REG_X86_R8);
-		return -1;
-	}
-}
-
 static void fill_attr(const struct stillprof_session *s,
                       struct perf_event_attr *a, unsigned ring_pages)
 {
@@ -177,7 +143,9 @@ static void fill_attr(const struct stillprof_session *s,
 	a->sample_period = (uint64_t)s->opts.interval_us * 1000u;
 	/* READ: the count (CPU ns) with each sample weights it by the
 	 * periods it stands for (sample_weight.c). */
-	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+	/* IDENTIFIER: tells its samples from switch_sample.c's. */
+	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
+	                 PERF_SAMPLE_TIME |
 	                 PERF_SAMPLE_READ | PERF_SAMPLE_REGS_USER |
 	                 PERF_SAMPLE_STACK_USER;
 	a->sample_regs_user = SP_PERF_REGS_MASK;
@@ -323,6 +291,7 @@ static int attach(struct stillprof_session *s, pid_t tid, int born)
 		}
 		goto fail;
 	}
+	sp_switch_attach(s, ts);
 	err = watch_ring(s, ts);
 	if (err)
 		goto fail;
@@ -397,6 +366,7 @@ static int drain_ring(struct stillprof_session *s, struct sp_tstate *ts);
 
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 {
+	sp_switch_detach(ts);
 	if (ts->ring.fd >= 0) {
 		sp_perf_ring_disable(&ts->ring);
 		drain_ring(s, ts);
@@ -431,9 +401,9 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	int n;
 
 	memset(&in, 0, sizeof(in));
-	if (p + 32 > end)
+	if (p + 40 > end)
 		return;
-	p += 8; /* pid, tid: the ring is per thread */
+	p += 16; /* identifier (switch_sample.c took the others), pid, tid */
 	memcpy(&t_ns, p, 8);
 	p += 8;
 	memcpy(&count, p, 8); /* PERF_SAMPLE_READ, read_format 0 */
@@ -459,7 +429,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 				continue;
 			if (p + 8 > end)
 				return;
-			dw = perf_to_dwarf(r);
+			dw = sp_perf_to_dwarf(r);
 			memcpy(&in.regs[dw], p, 8);
 			in.have |= 1u << dw;
 			p += 8;
@@ -500,6 +470,8 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 	const char *end = (const char *)h + h->size;
 	struct sp_tstate *ts = d->ts;
 
+	if (sp_switch_record(d->s, ts, h))
+		return;
 	switch (h->type) {
 	case PERF_RECORD_SAMPLE:
 		handle_sample(d, p, end);
@@ -526,6 +498,8 @@ static void handle_record(const struct perf_event_header *h, void *ctx)
 			}
 			ts->switch_out_ns = t_ns;
 			ts->off_state = ts->run_state;
+			sp_switch_out(d->s, ts,
+			              ts->run_state == SP_RUN_BLOCKED, t_ns);
 		} else {
 			ts->run_state = SP_RUN_ONCPU;
 			ts->switch_in_ns = t_ns;
@@ -619,6 +593,7 @@ static void limit_switch_rate(struct stillprof_session *s,
 	rate = (uint64_t)ts->window_switches * 1000000000u / elapsed;
 	ts->window_ns = now;
 	ts->window_switches = 0;
+	sp_switch_rate(s, ts, rate);
 	want = ts->weight > 1 ? (rate < SP_SWITCHY_OFF ? 1 : ts->weight)
 	                      : (rate >= SP_SWITCHY_ON ? k : 1);
 	if (k <= 1 || want == (ts->weight > 1 ? ts->weight : 1))
@@ -687,6 +662,7 @@ static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	ts->ring_polled = 0;
 	sp_perf_ring_close(&ts->ring);
 	ts->ring = big;
+	sp_switch_reattach(s, ts); /* its samples go to the new ring */
 	/* Unwatched, the bigger ring is still drained by the passes. */
 	if (watch_ring(s, ts))
 		s->c.ring_grow_failures++;

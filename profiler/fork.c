@@ -26,6 +26,7 @@
 
 #include "internal.h"
 #include "session.h"
+#include "switch_sample.h"
 #include "snapshot.h"
 
 #define SP_FORK_WAIT_NS (1000u * 1000 * 1000)
@@ -70,6 +71,7 @@ static void child(void)
 		if (s->fork_locked) {
 			for (size_t i = 0; i < s->threads.n; i++) {
 				struct sp_tstate *ts = s->threads.all[i];
+				sp_switch_close(ts);
 				sp_perf_ring_close(&ts->ring);
 				sp_close(ts->syscall_fd);
 				ts->syscall_fd = -1;

@@ -61,6 +61,14 @@ struct sp_counters {
 	uint64_t attach_failures;
 	uint64_t threads_seen;
 	uint64_t sampler_cpu_ns;
+	/* switch_sample.c */
+	uint64_t switch_stacks;    /* blocked episodes whose stack came
+	                            * from a context-switch sample */
+	uint64_t switch_preempt;   /* switch samples of preemptions
+	                            * (dropped) */
+	uint64_t switch_disabled;  /* switch events turned off for a
+	                            * switch-heavy thread */
+	uint64_t switch_attach_failures;
 };
 
 struct stillprof_session {
@@ -105,6 +113,10 @@ struct stillprof_session {
 	uint32_t scan_gen;         /* counts rescans (sampler.c) */
 	uint64_t *pcs;             /* scratch: max_depth pcs */
 	uint8_t *probe_buf;        /* scratch: copied stack of a blocked thread */
+	/* switch_sample.c: blocked stacks from context-switch samples (set
+	 * at each start), and the latest sample's unwound stack */
+	int switch_samples;
+	struct sp_switch_pending *switch_pending;
 	struct sp_counters c;
 
 	/* fork.c: held by the sampler while it handles a batch, taken by

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "session.h"
 #include "snapshot.h"
+#include "switch_sample.h"
 #include "store.h"
 
 /* How long a consumer waits for the sampler to answer a cut.  The
@@ -181,7 +182,9 @@ static int cut(struct stillprof_session *s)
 			k = &old->stacks[ts->last_stack];
 			err = sp_store_intern(nw, k->pcs, k->n, &idx[3 * i + 1]);
 		}
-		if (!err && ts->have_blocked_stack) {
+		/* (A switch sample's stack not interned yet stays so.) */
+		if (!err && ts->have_blocked_stack &&
+		    ts->blocked_stack != SP_SWITCH_LAZY_STACK) {
 			k = &old->stacks[ts->blocked_stack];
 			err = sp_store_intern(nw, k->pcs, k->n, &idx[3 * i + 2]);
 		}
@@ -193,7 +196,8 @@ static int cut(struct stillprof_session *s)
 
 		ts->store_thread = idx[3 * i];
 		ts->last_stack = idx[3 * i + 1];
-		ts->blocked_stack = idx[3 * i + 2];
+		if (ts->blocked_stack != SP_SWITCH_LAZY_STACK)
+			ts->blocked_stack = idx[3 * i + 2];
 	}
 	sp_free(idx);
 	old->info.start_ns = n->seg_start_ns;

@@ -233,6 +233,14 @@ struct stillprof_stats {
 	                            * stood for several intervals of CPU
 	                            * time; oncpu_samples - weighted_samples
 	                            * were taken */
+	/* wall mode, perf_event: how blocked threads' stacks are read:
+	 * "switch_samples" (the kernel copies the stack as the thread blocks;
+	 * needs CAP_PERFMON or kernel.perf_event_paranoid <= 1) or
+	 * "proc_probe" (the sampling thread reads /proc and the stack); NULL
+	 * otherwise.  Static storage. */
+	const char *blocked_stacks;
+	uint64_t switch_stacks;   /* blocked episodes read from switch samples */
+	uint64_t probes;          /* blocked episodes read through /proc */
 };
 
 /*

@@ -94,6 +94,7 @@ int sp_threads_add(struct sp_threads *t, pid_t tid, struct sp_tstate **out)
 	ts->live = 1;
 	ts->ring.fd = -1;
 	ts->syscall_fd = -1;
+	ts->switch_fd = -1;
 	ts->attach_ns = sp_now_ns();
 	t->all[t->n] = ts;
 	s = slot_of(t, tid);

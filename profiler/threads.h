@@ -63,6 +63,18 @@ struct sp_tstate {
 	                          * event's count (sample_weight.c) */
 	uint64_t diag_attach_cpu;
 	uint64_t replay_ns;      /* last wall tick accounted (tick_replay.c) */
+	/* switch_sample.c: the context-switch sampling event (-1: none), its
+	 * sample identifier, whether it is enabled, and the last episode
+	 * whose stack it gave */
+	int switch_fd;
+	int switch_on;
+	uint64_t switch_id;
+	uint64_t switch_episode;
+	uint64_t *switch_pcs;    /* the lazy blocked stack (see
+	                          * SP_SWITCH_LAZY_STACK) */
+	uint32_t switch_n, switch_cap;
+	uint32_t switch_burst;   /* switch samples since the limiter's window
+	                          * began */
 };
 
 struct sp_threads {

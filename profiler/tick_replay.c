@@ -28,6 +28,7 @@
 #include "internal.h"
 #include "session.h"
 #include "store.h"
+#include "switch_sample.h"
 #include "tick_replay.h"
 
 uint64_t sp_tick_last_at_or_before(uint64_t base, uint64_t iv, uint64_t t)
@@ -58,6 +59,13 @@ static void emit(struct stillprof_session *s, struct sp_tstate *ts,
 {
 	uint64_t n = sp_tick_count(ts->replay_ns, s->tick_ns, upto);
 
+	/* A switch sample's stack is interned by its first tick. */
+	if (n && stack == SP_SWITCH_LAZY_STACK &&
+	    sp_switch_intern(s, ts, &stack)) {
+		ts->replay_ns += n * s->tick_ns;
+		s->c.offcpu_unknown += n;
+		return;
+	}
 	for (; n > 0; n--) {
 		ts->replay_ns += s->tick_ns;
 		if (sp_session_record(s, ts, stack, ts->replay_ns,
@@ -218,6 +226,11 @@ static void note_episode(struct stillprof_session *s,
 	uint64_t iv = s->tick_ns, coarse = s->wake_coarse_ns, n;
 
 	if (coarse <= iv || t_ns <= ts->switch_out_ns)
+		return;
+	/* Its stack came with its switch-out (switch_sample.c): no pass
+	 * was needed to see it. */
+	if (ts->switch_episode == ts->episode &&
+	    ts->probed_episode == ts->episode)
 		return;
 	n = sp_tick_count(sp_tick_last_at_or_before(s->tick_base_ns, iv,
 	                                            ts->switch_out_ns),

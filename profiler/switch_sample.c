@@ -1,0 +1,405 @@
+/*
+ * switch_sample.c - wall mode's blocked stacks, taken by the kernel at the
+ * moment a thread blocks.
+ *
+ * Without this, a blocked episode's stack is read by probe.c from another
+ * thread: a pread of /proc/self/task/TID/syscall (lock_trace and
+ * wait_task_inactive in the kernel) for sp and pc, then process_vm_readv
+ * of the stack -- ~16 us of the sampling thread per episode, and a walk
+ * from sp and pc alone stops at the first caller whose frame is found
+ * through rbp.
+ *
+ * Here each thread gets a second perf event: a software context-switch
+ * event sampling every switch (period 1), with all user registers (as they
+ * were at the system call's entry) and 8 KiB of user stack, written into
+ * the thread's task-clock ring (PERF_EVENT_IOC_SET_OUTPUT; same task,
+ * cpu -1).  Both events carry PERF_SAMPLE_IDENTIFIER, so a sample's first
+ * word says which event took it.  The switch event happens in kernel
+ * mode: with exclude_kernel = 1 the kernel drops every one of them (tried
+ * on 6.18), and exclude_kernel = 0 needs perf_event_paranoid <= 1 or
+ * CAP_PERFMON -- probed once per start, the /proc probe otherwise.
+ *
+ * The kernel writes the switch sample just before the PERF_RECORD_SWITCH
+ * record of the same switch-out (perf_event_task_sched_out: the software
+ * event, then the switch record; seen in that order on 6.18).  The sample
+ * is unwound when read and kept pending; if the next record is a
+ * switch-out without PERF_RECORD_MISC_SWITCH_OUT_PREEMPT (the thread
+ * blocked), its stack becomes the new episode's blocked stack, so
+ * tick_replay.c never probes that episode; after a preemption it is
+ * dropped.  Threads that switch too often for their ring (or more than
+ * SP_SWITCH_ON times a second, backend_perf.c's switch-heavy mark) get
+ * their switch event disabled, judged at each window of backend_perf.c's
+ * switch-rate limiter, or at once on a burst: each switch-out costs the
+ * application thread a sample with an 8 KiB copy (~2.5 us measured in
+ * this guest, most of it not the copy), and a ring holds 15 of them.
+ * They fall back to the probe until they calm down.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "perf_regs.h"
+#include "session.h"
+#include "store.h"
+#include "switch_sample.h"
+#include "tick_replay.h"
+#include "unwind.h"
+
+/* The unwound stack of the latest switch sample, until its SWITCH record
+ * (one per session: the sampling thread drains one ring at a time). */
+struct sp_switch_pending {
+	pid_t tid;          /* 0: none */
+	uint32_t n;
+	uint64_t t_ns;
+	uint64_t pcs[];     /* opts.max_depth */
+};
+
+/* Switch-outs per second above which a thread's switch event is turned
+ * off (at most; less when its ring would not hold them, see max_rate),
+ * and the share of that below which it is turned on again. */
+#define SP_SWITCH_ON 500
+#define SP_SWITCH_OFF_NUM 2
+#define SP_SWITCH_OFF_DEN 5
+/* Within a window of the limiter, more switch samples than max_rate for
+ * this long turn the event off at once: the window (50 ms or more) would
+ * close too late for a ring that a ping-pong fills in a millisecond. */
+#define SP_SWITCH_BURST_NS (100u * 1000 * 1000)
+/* Stack bytes per switch sample: the task-clock event's.  (A build knob
+ * for measurements: the copy into a cold ring costs the thread.) */
+#ifndef SP_SWITCH_STACK_BYTES
+#define SP_SWITCH_STACK_BYTES SP_PERF_STACK_BYTES
+#endif
+/* An upper bound of one switch sample's record. */
+#define SP_SWITCH_SAMPLE_BYTES (SP_SWITCH_STACK_BYTES + 256)
+
+static void fill_attr(struct perf_event_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+	a->sample_period = 1; /* every switch */
+	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
+	                 PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
+	                 PERF_SAMPLE_STACK_USER;
+	a->sample_regs_user = SP_PERF_REGS_MASK;
+	a->sample_stack_user = SP_SWITCH_STACK_BYTES;
+	/* The event fires in the scheduler: excluding the kernel drops it
+	 * all.  This is what needs the privilege. */
+	a->exclude_kernel = 0;
+	a->exclude_hv = 1;
+	a->exclude_callchain_kernel = 1;
+	/* SET_OUTPUT wants the ring's clock. */
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	/* Enabled at once (one ioctl less per thread): until SET_OUTPUT
+	 * gives it a ring, its samples go nowhere. */
+	a->disabled = 0;
+}
+
+static int open_event(pid_t tid)
+{
+	struct perf_event_attr a;
+
+	fill_attr(&a);
+	return (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
+	                    PERF_FLAG_FD_CLOEXEC);
+}
+
+static void append(char *buf, size_t len, const char *text)
+{
+	size_t used = strnlen(buf, len);
+
+	if (used + 1 < len)
+		snprintf(buf + used, len - used, "%s", text);
+}
+
+void sp_switch_probe(struct stillprof_session *s)
+{
+	const char *env = getenv("STILLPROF_SWITCH_SAMPLES");
+	const char *why;
+	int fd;
+
+	s->switch_samples = 0;
+	if (s->opts.mode != STILLPROF_MODE_WALL)
+		return;
+	if (env && !strcmp(env, "0")) {
+		why = "; blocked stacks: proc_probe (read from /proc; "
+		      "context-switch samples turned off by "
+		      "STILLPROF_SWITCH_SAMPLES=0)";
+	} else if ((fd = open_event(0)) < 0) {
+		int err = -errno;
+		sp_info("switch samples: %s: blocked stacks from /proc",
+		        stillprof_errname(err));
+		why = "; blocked stacks: proc_probe (read from /proc; "
+		      "context-switch samples need CAP_PERFMON or "
+		      "kernel.perf_event_paranoid <= 1)";
+	} else {
+		sp_close(fd);
+		if (!s->switch_pending)
+			s->switch_pending = sp_calloc(
+			    1, sizeof(*s->switch_pending) +
+			           (size_t)s->opts.max_depth * sizeof(uint64_t));
+		if (s->switch_pending) {
+			s->switch_samples = 1;
+			why = "; blocked stacks: switch_samples (taken by the "
+			      "kernel as each thread blocks; read from /proc "
+			      "for switch-heavy threads)";
+		} else {
+			why = "; blocked stacks: proc_probe (read from /proc)";
+		}
+	}
+	append(s->guarantee, sizeof(s->guarantee), why);
+}
+
+const char *sp_switch_mode_name(const struct stillprof_session *s)
+{
+	if (!s->be || s->be != &sp_backend_perf ||
+	    s->opts.mode != STILLPROF_MODE_WALL)
+		return NULL;
+	return s->switch_samples ? "switch_samples" : "proc_probe";
+}
+
+void sp_switch_free(struct stillprof_session *s)
+{
+	sp_free(s->switch_pending);
+	s->switch_pending = NULL;
+}
+
+void sp_switch_attach(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	uint64_t id;
+	int fd, err;
+
+	if (!s->switch_samples || ts->ring.fd < 0 || ts->switch_fd >= 0)
+		return;
+	fd = open_event(ts->tid);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ts->ring.fd) < 0 ||
+	    ioctl(fd, PERF_EVENT_IOC_ID, &id) < 0) {
+		err = -errno;
+		sp_close(fd);
+		goto fail;
+	}
+	ts->switch_fd = fd;
+	ts->switch_id = id;
+	ts->switch_on = 1;
+	return;
+fail:
+	if (err != -ESRCH) {
+		s->c.switch_attach_failures++;
+		sp_debug("switch samples: tid=%d: %s", (int)ts->tid,
+		         stillprof_errname(err));
+	}
+}
+
+void sp_switch_close(struct sp_tstate *ts)
+{
+	if (ts->switch_fd < 0)
+		return;
+	sp_close(ts->switch_fd); /* closing stops it: no ioctl needed */
+	ts->switch_fd = -1;
+	ts->switch_on = 0;
+	/* switch_id stays: its samples may still be in the ring. */
+}
+
+void sp_switch_detach(struct sp_tstate *ts)
+{
+	sp_switch_close(ts);
+	sp_free(ts->switch_pcs);
+	ts->switch_pcs = NULL;
+	ts->switch_n = ts->switch_cap = 0;
+}
+
+void sp_switch_reattach(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	int was_off = ts->switch_fd >= 0 && !ts->switch_on;
+
+	sp_switch_close(ts);
+	sp_switch_attach(s, ts);
+	if (was_off && ts->switch_fd >= 0 &&
+	    ioctl(ts->switch_fd, PERF_EVENT_IOC_DISABLE, 0) == 0)
+		ts->switch_on = 0;
+}
+
+int sp_switch_intern(struct stillprof_session *s, struct sp_tstate *ts,
+                     uint32_t *stack)
+{
+	int err = sp_store_intern(s->store, ts->switch_pcs, ts->switch_n,
+	                          stack);
+
+	if (!err)
+		ts->blocked_stack = *stack;
+	return err;
+}
+
+/* Switch samples a thread may produce per second: SP_SWITCH_ON, or fewer
+ * when half its ring would not hold those of the longest wait between two
+ * passes (a ring that overflows loses switch records too). */
+static uint64_t max_rate(const struct stillprof_session *s,
+                         const struct sp_tstate *ts)
+{
+	uint64_t coarse = s->wake_coarse_ns;
+	uint64_t pass = coarse > s->tick_ns ? coarse : s->tick_ns;
+	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
+
+	if (!pass)
+		return SP_SWITCH_ON;
+	fit = fit * 1000000000u / pass;
+	return fit < SP_SWITCH_ON ? fit : SP_SWITCH_ON;
+}
+
+static uint64_t burst_max(const struct stillprof_session *s,
+                          const struct sp_tstate *ts)
+{
+	return max_rate(s, ts) * SP_SWITCH_BURST_NS / 1000000000u;
+}
+
+static void set_on(struct stillprof_session *s, struct sp_tstate *ts, int on)
+{
+	if (ts->switch_fd < 0 || on == ts->switch_on ||
+	    ioctl(ts->switch_fd,
+	          on ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0) < 0)
+		return;
+	ts->switch_on = on;
+	if (!on)
+		s->c.switch_disabled++;
+}
+
+static void forget(struct stillprof_session *s)
+{
+	if (s->switch_pending)
+		s->switch_pending->tid = 0;
+}
+
+/* Unwind a switch sample (after its identifier) into the pending slot. */
+static void take(struct stillprof_session *s, struct sp_tstate *ts,
+                 const char *p, const char *end)
+{
+	struct sp_switch_pending *pd = s->switch_pending;
+	struct sp_uw_input in;
+	uint64_t t_ns, abi, size, dyn = 0, t0;
+	int n;
+
+	pd->tid = 0;
+	memset(&in, 0, sizeof(in));
+	if (p + 32 > end)
+		return;
+	p += 8; /* pid, tid: the ring is per thread */
+	memcpy(&t_ns, p, 8);
+	p += 8;
+	memcpy(&abi, p, 8);
+	p += 8;
+	if (abi == PERF_SAMPLE_REGS_ABI_NONE)
+		return; /* no user registers: nothing to unwind */
+	for (int r = 0; r < 64; r++) {
+		int dw;
+		if (!(SP_PERF_REGS_MASK & (1ull << r)))
+			continue;
+		if (p + 8 > end)
+			return;
+		dw = sp_perf_to_dwarf(r);
+		memcpy(&in.regs[dw], p, 8);
+		in.have |= 1u << dw;
+		p += 8;
+	}
+	if (p + 8 > end)
+		return;
+	memcpy(&size, p, 8);
+	p += 8;
+	if (size) {
+		if (p + size + 8 > end)
+			return;
+		in.stack = (const uint8_t *)p;
+		memcpy(&dyn, p + size, 8);
+	}
+	in.stack_lo = in.regs[SP_REG_RSP];
+	in.stack_len = dyn < size ? dyn : size;
+	t0 = sp_now_ns();
+	n = sp_unwind(s->uw, &in, pd->pcs, s->opts.max_depth);
+	s->c.unwind_ns += sp_now_ns() - t0;
+	s->c.unwinds++;
+	if (n <= 0)
+		return; /* the probe may do better */
+	pd->n = (uint32_t)n;
+	pd->t_ns = t_ns;
+	pd->tid = ts->tid;
+}
+
+int sp_switch_record(struct stillprof_session *s, struct sp_tstate *ts,
+                     const struct perf_event_header *h)
+{
+	const char *p = (const char *)(h + 1);
+	const char *end = (const char *)h + h->size;
+	uint64_t id;
+
+	if (h->type == PERF_RECORD_SWITCH)
+		return 0; /* sp_switch_out decides */
+	/* Anything else between a sample and its switch record: the pair
+	 * is broken (records lost), never match across it. */
+	forget(s);
+	if (h->type != PERF_RECORD_SAMPLE || !ts->switch_id || p + 8 > end)
+		return 0;
+	memcpy(&id, p, 8);
+	if (id != ts->switch_id)
+		return 0;
+	if (s->switch_pending)
+		take(s, ts, p + 8, end);
+	if (++ts->switch_burst > burst_max(s, ts))
+		set_on(s, ts, 0);
+	return 1;
+}
+
+void sp_switch_out(struct stillprof_session *s, struct sp_tstate *ts,
+                   int blocking, uint64_t t_ns)
+{
+	struct sp_switch_pending *pd = s->switch_pending;
+
+	if (!pd || !pd->tid)
+		return;
+	if (pd->tid != ts->tid || pd->t_ns > t_ns) {
+		pd->tid = 0;
+		return;
+	}
+	pd->tid = 0;
+	if (!blocking) {
+		s->c.switch_preempt++; /* the last on-CPU sample serves */
+		return;
+	}
+	if (pd->n > ts->switch_cap) {
+		uint64_t *pcs = sp_reallocarray(ts->switch_pcs, pd->n,
+		                                sizeof(*pcs));
+		if (!pcs)
+			return; /* the probe will do */
+		ts->switch_pcs = pcs;
+		ts->switch_cap = pd->n;
+	}
+	memcpy(ts->switch_pcs, pd->pcs, pd->n * sizeof(uint64_t));
+	ts->switch_n = pd->n;
+	ts->have_blocked_stack = 1;
+	ts->blocked_stack = SP_SWITCH_LAZY_STACK;
+	ts->probed_episode = ts->episode;
+	ts->switch_episode = ts->episode;
+	s->c.switch_stacks++;
+}
+
+void sp_switch_rate(struct stillprof_session *s, struct sp_tstate *ts,
+                    uint64_t rate)
+{
+	uint64_t on = max_rate(s, ts);
+
+	ts->switch_burst = 0;
+	if (ts->switch_on)
+		set_on(s, ts, rate <= on);
+	else
+		set_on(s, ts, rate * SP_SWITCH_OFF_DEN < on * SP_SWITCH_OFF_NUM);
+}
