@@ -6,6 +6,7 @@
  * both tables before anything changes, so a failed allocation leaves the
  * store as it was.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -242,20 +242,33 @@ int sp_switch_intern(struct stillprof_session *s, struct sp_tstate *ts,
 	return err;
 }
 
+/* Blocking switch-outs per tick interval above which a thread pays more
+ * for switch samples than the probe would cost: a switch sample costs the
+ * thread ~9 us at every blocking (256 waking threads) and the sampling
+ * thread an unwind, a probe ~16 us of the sampling thread but only for an
+ * episode a tick falls in -- and a thread blocking n times per interval
+ * has at most 1/n of its episodes with a tick. */
+#define SP_SWITCH_PER_TICK 2
+
 /* Switch samples a thread may produce per second: SP_SWITCH_ON, or fewer
  * when half its ring would not hold those of the longest wait between two
- * passes (a ring that overflows loses switch records too). */
+ * passes (a ring that overflows loses switch records too), or when the
+ * ticks are rare (SP_SWITCH_PER_TICK). */
 static uint64_t max_rate(const struct stillprof_session *s,
                          const struct sp_tstate *ts)
 {
 	uint64_t coarse = s->wake_coarse_ns;
 	uint64_t pass = coarse > s->tick_ns ? coarse : s->tick_ns;
 	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
+	uint64_t most = SP_SWITCH_ON;
 
+	if (s->tick_ns &&
+	    SP_SWITCH_PER_TICK * 1000000000u / s->tick_ns < most)
+		most = SP_SWITCH_PER_TICK * 1000000000u / s->tick_ns;
 	if (!pass)
-		return SP_SWITCH_ON;
+		return most;
 	fit = fit * 1000000000u / pass;
-	return fit < SP_SWITCH_ON ? fit : SP_SWITCH_ON;
+	return fit < most ? fit : most;
 }
 
 static uint64_t burst_max(const struct stillprof_session *s,
