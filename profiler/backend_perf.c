@@ -2,15 +2,13 @@
  * backend_perf.c - the perf_event capture back-end: one software
  * task-clock event per thread (PERF_COUNT_SW_TASK_CLOCK, user registers and
  * a copy of the user stack per sample; context-switch records), read by
- * the sampling thread from each thread's ring.  Switch-heavy threads are
- * sampled at a longer period (SP_SLOW_PERIOD_NS); every sample is weighted
- * by the intervals of CPU time it stands for (sample_weight.c).
- * The kernel takes every sample itself: no signal is ever sent to the
- * sampled thread (we never set F_SETSIG, O_ASYNC or attr.sigtrap).
- *
- * Records handled: SAMPLE (unwind, intern, record), SWITCH (on/off-CPU
- * state for wall mode, switch rate), FORK (attach the new thread at once), LOST
- * (counted as missed samples; the ring is made bigger, once).
+ * the sampling thread from each thread's ring (perf_records.c says what
+ * the records mean).  This file owns the events and rings: attach and
+ * detach, how often the sampler must pass for a ring, switch-heavy
+ * threads sampled at a longer period (SP_SLOW_PERIOD_NS), and rings
+ * opened again bigger when they overflow.  The kernel takes every sample
+ * itself: no signal is ever sent to the sampled thread (we never set
+ * F_SETSIG, O_ASYNC or attr.sigtrap).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -24,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "perf_records.h"
 #include "perf_regs.h"
 #include "sample_weight.h"
 #include "session.h"
@@ -127,10 +126,6 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
 #define SP_SWITCHY_ON 500
 #define SP_SWITCHY_OFF 200
 #define SP_SLOW_PERIOD_NS (32u * 1000 * 1000)
-
-/* One sample may stand for this many intervals at most (as the signal
- * back-end's SP_SIG_MAX_WEIGHT); the rest count as missed. */
-#define SP_PERF_MAX_WEIGHT 100000u
 
 static void fill_attr(const struct stillprof_session *s,
                       struct perf_event_attr *a, unsigned ring_pages)
@@ -236,15 +231,6 @@ int sp_perf_probe(struct stillprof_session *s)
 	return 0;
 }
 
-/* CPU time a thread of ours has used, 0 if unknown (the weights treat 0
- * as "no clock"). */
-static uint64_t thread_cpu_ns(pid_t tid)
-{
-	uint64_t ns = sp_thread_cpu_ns(tid);
-
-	return ns == UINT64_MAX ? 0 : ns;
-}
-
 /* A ring is in the epoll set only when its watermark must wake us
  * (see ring_safe_ns).  Registered, it would wake the sampling thread at
  * every watermark even when only EPOLLHUP is asked for: perf wakes its
@@ -295,7 +281,7 @@ static int attach(struct stillprof_session *s, pid_t tid, int born)
 	err = watch_ring(s, ts);
 	if (err)
 		goto fail;
-	before = thread_cpu_ns(tid);
+	before = sp_perf_thread_cpu_ns(tid);
 	err = sp_perf_ring_enable(&ts->ring);
 	if (err)
 		goto fail;
@@ -324,53 +310,18 @@ int sp_perf_attach(struct stillprof_session *s, pid_t tid)
 	return attach(s, tid, 0);
 }
 
-/* Record one sample of ts k times; `taken`: its first copy is a sample the
- * kernel took (else all are copies of an earlier one).  Counts them. */
-static void record_k(struct stillprof_session *s, struct sp_tstate *ts,
-                     uint32_t stack, uint64_t t_ns, uint64_t k, int taken)
+int sp_perf_attach_born(struct stillprof_session *s, pid_t tid)
 {
-	uint64_t done = 0;
-
-	if (k > SP_PERF_MAX_WEIGHT) {
-		s->c.missed_ticks += k - SP_PERF_MAX_WEIGHT;
-		k = SP_PERF_MAX_WEIGHT;
-	}
-	for (; k > 0; k--)
-		if (sp_session_record(s, ts, stack, t_ns, SP_STATE_ONCPU) == 0)
-			done++;
-	s->c.oncpu_samples += done;
-	if (taken && done)
-		done--;
-	s->c.weighted_samples += done;
-	s->store->info.weighted_samples += done;
+	return attach(s, tid, 1);
 }
-
-/* The event is closing: the intervals since the thread's latest sample
- * (records lost at its end, or a credit no sample took) go to that
- * sample's stack and time; a partial interval is dropped. */
-static void close_weight(struct stillprof_session *s, struct sp_tstate *ts)
-{
-	uint64_t count, k, cpu, iv = (uint64_t)s->opts.interval_us * 1000u;
-
-	if (read(ts->ring.fd, &count, sizeof(count)) != sizeof(count))
-		return;
-	k = sp_weight_tail(&ts->cw, count, iv);
-	/* An exited thread's clock cannot be read: its tail is untrimmed. */
-	if (k && (cpu = thread_cpu_ns(ts->tid)))
-		k = sp_weight_trim(&ts->cw, k, 0, cpu, iv);
-	if (k && ts->have_last_stack && ts->cw.last_t_ns)
-		record_k(s, ts, ts->last_stack, ts->cw.last_t_ns, k, 0);
-}
-
-static int drain_ring(struct stillprof_session *s, struct sp_tstate *ts);
 
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 {
 	sp_switch_detach(ts);
 	if (ts->ring.fd >= 0) {
 		sp_perf_ring_disable(&ts->ring);
-		drain_ring(s, ts);
-		close_weight(s, ts);
+		sp_perf_drain_ring(s, ts);
+		sp_perf_close_weight(s, ts);
 		if (ts->ring_polled)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
 		ts->ring_polled = 0;
@@ -379,197 +330,6 @@ void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 	sp_close(ts->syscall_fd);
 	ts->syscall_fd = -1;
 	sp_threads_remove(&s->threads, ts);
-}
-
-struct drain_ctx {
-	struct stillprof_session *s;
-	struct sp_tstate *ts;
-	pid_t pid;
-	uint64_t cpu_ns;           /* the thread's CPU clock, read at the
-	                            * first weighted sample of the drain */
-	int cpu_read;
-	int lost;                  /* a LOST record was read */
-};
-
-static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
-{
-	struct stillprof_session *s = d->s;
-	struct sp_uw_input in;
-	uint64_t t_ns, count, abi, size, dyn = 0, t0, w;
-	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u;
-	uint32_t stack;
-	int n;
-
-	memset(&in, 0, sizeof(in));
-	if (p + 40 > end)
-		return;
-	p += 16; /* identifier (switch_sample.c took the others), pid, tid */
-	memcpy(&t_ns, p, 8);
-	p += 8;
-	memcpy(&count, p, 8); /* PERF_SAMPLE_READ, read_format 0 */
-	p += 8;
-	/* Every sample moves the grid on, even one that is not recorded. */
-	w = sp_weight_next(&d->ts->cw, count, iv);
-	if (w > 1) {
-		/* Read once per drain, only when a weight is to be given:
-		 * after every sample in the ring. */
-		if (!d->cpu_read) {
-			d->cpu_ns = thread_cpu_ns(d->ts->tid);
-			d->cpu_read = 1;
-		}
-		if (d->cpu_ns)
-			w = sp_weight_trim(&d->ts->cw, w, 1, d->cpu_ns, iv);
-	}
-	memcpy(&abi, p, 8);
-	p += 8;
-	if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
-		for (int r = 0; r < 64; r++) {
-			int dw;
-			if (!(SP_PERF_REGS_MASK & (1ull << r)))
-				continue;
-			if (p + 8 > end)
-				return;
-			dw = sp_perf_to_dwarf(r);
-			memcpy(&in.regs[dw], p, 8);
-			in.have |= 1u << dw;
-			p += 8;
-		}
-	}
-	if (p + 8 > end)
-		return;
-	memcpy(&size, p, 8);
-	p += 8;
-	if (size) {
-		if (p + size + 8 > end)
-			return;
-		in.stack = (const uint8_t *)p;
-		memcpy(&dyn, p + size, 8);
-	}
-	in.stack_lo = in.regs[SP_REG_RSP];
-	in.stack_len = dyn < size ? dyn : size;
-	if (abi == PERF_SAMPLE_REGS_ABI_NONE)
-		return; /* a kernel thread sample: nothing to unwind */
-	t0 = sp_now_ns();
-	n = sp_unwind(s->uw, &in, s->pcs, s->opts.max_depth);
-	s->c.unwind_ns += sp_now_ns() - t0;
-	s->c.unwinds++;
-	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))
-		return;
-	d->ts->have_last_stack = 1;
-	d->ts->last_stack = stack;
-	d->ts->cw.last_t_ns = t_ns;
-	/* The sample stands for w intervals (a rate-limited thread's
-	 * longer period, or periods the kernel took no sample for). */
-	record_k(s, d->ts, stack, t_ns, w, 1);
-}
-
-static void handle_record(const struct perf_event_header *h, void *ctx)
-{
-	struct drain_ctx *d = ctx;
-	const char *p = (const char *)(h + 1);
-	const char *end = (const char *)h + h->size;
-	struct sp_tstate *ts = d->ts;
-
-	if (sp_switch_record(d->s, ts, h))
-		return;
-	switch (h->type) {
-	case PERF_RECORD_SAMPLE:
-		handle_sample(d, p, end);
-		break;
-	case PERF_RECORD_SWITCH: {
-		uint64_t t_ns;
-		if (p + 16 > end)
-			break;
-		memcpy(&t_ns, p + 8, 8); /* sample_id: pid, tid, time */
-		/* Wall ticks before this switch had the state before it. */
-		sp_replay_before(d->s, ts, t_ns);
-		if (h->misc & PERF_RECORD_MISC_SWITCH_OUT) {
-			if (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) {
-				ts->run_state = SP_RUN_PREEMPTED;
-			} else {
-				ts->run_state = SP_RUN_BLOCKED;
-				ts->episode++;
-				/* Only blocking counts for the switch rate:
-				 * preemptions of a busy thread (under load, or
-				 * by our own wake-ups at 10 kHz) put spin
-				 * threads on the 32 ms period, 320 intervals
-				 * per sample at 10 kHz. */
-				ts->window_switches++;
-			}
-			ts->switch_out_ns = t_ns;
-			ts->off_state = ts->run_state;
-			sp_switch_out(d->s, ts,
-			              ts->run_state == SP_RUN_BLOCKED, t_ns);
-		} else {
-			ts->run_state = SP_RUN_ONCPU;
-			ts->switch_in_ns = t_ns;
-		}
-		break;
-	}
-	case PERF_RECORD_FORK: {
-		uint32_t pid, tid;
-		if (p + 16 > end)
-			break;
-		memcpy(&pid, p, 4);
-		memcpy(&tid, p + 8, 4);
-		/* A thread of ours was created: attach before its first
-		 * tick.  (A fork()ed child has another pid: ignore it.) */
-		if ((pid_t)pid == d->pid)
-			attach(d->s, (pid_t)tid, 1);
-		break;
-	}
-	case PERF_RECORD_COMM: {
-		uint32_t pid, tid;
-		struct sp_tstate *t;
-		char name[16];
-		size_t n = (size_t)(end - p) - 8;
-		if (p + 8 >= end)
-			break;
-		memcpy(&pid, p, 4);
-		memcpy(&tid, p + 4, 4);
-		/* comm is NUL-terminated, padded to 8 (sample_id follows). */
-		if (n > sizeof(name) - 1)
-			n = sizeof(name) - 1;
-		memcpy(name, p + 8, n);
-		name[n] = '\0';
-		if ((pid_t)pid == d->pid &&
-		    !(h->misc & PERF_RECORD_MISC_COMM_EXEC) &&
-		    (t = sp_threads_find(&d->s->threads, (pid_t)tid)))
-			sp_store_thread_rename(d->s->store, t->store_thread,
-			                       name);
-		break;
-	}
-	case PERF_RECORD_EXIT: {
-		uint32_t pid, tid;
-		if (p + 16 > end)
-			break;
-		memcpy(&pid, p, 4);
-		memcpy(&tid, p + 8, 4);
-		/* The thread itself has exited: the loop detaches it before
-		 * the off-CPU pass, which would otherwise charge a late tick
-		 * to a dead thread (the 30 s churn test caught two). */
-		if ((pid_t)pid == d->pid && (pid_t)tid == ts->tid)
-			ts->live = 0;
-		break;
-	}
-	case PERF_RECORD_LOST: {
-		uint64_t lost;
-		if (p + 16 > end)
-			break;
-		memcpy(&lost, p + 8, 8);
-		d->s->c.lost_records += lost;
-		d->lost = 1;
-		/* Wall mode: switch records of the gap are lost too, and the
-		 * replay keeps the state before it (a preempted thread stays
-		 * off-CPU until its next record): weighting the next sample
-		 * by the gap's CPU time would count that time twice. */
-		if (d->s->opts.mode == STILLPROF_MODE_WALL)
-			sp_weight_resync(&ts->cw);
-		break;
-	}
-	default:
-		break;
-	}
 }
 
 /* Raise or restore the sampling period of ts by its recent switch rate
@@ -608,16 +368,6 @@ static void limit_switch_rate(struct stillprof_session *s,
 	}
 }
 
-/* Hand every record in ts's ring to handle_record; 1 if records were
- * lost. */
-static int drain_ring(struct stillprof_session *s, struct sp_tstate *ts)
-{
-	struct drain_ctx d = {s, ts, s->owner_pid, 0, 0, 0};
-
-	sp_perf_ring_drain(&ts->ring, handle_record, &d);
-	return d.lost;
-}
-
 /* Open ts's event again with a SP_PERF_RING_BIG_PAGES ring (see there).
  * The old event is stopped and drained first, so no record is read twice
  * and none is reordered; the thread runs unsampled for the few
@@ -645,7 +395,7 @@ static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	/* The thread goes unsampled from here to the enable: a drain
 	 * and two system calls. */
 	sp_perf_ring_disable(&ts->ring);
-	drain_ring(s, ts);
+	sp_perf_drain_ring(s, ts);
 	have_count = read(ts->ring.fd, &count, sizeof(count)) == sizeof(count);
 	if (sp_perf_ring_enable(&big)) {
 		sp_perf_ring_enable(&ts->ring);
@@ -677,7 +427,7 @@ void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 		fill = __atomic_load_n(&ts->ring.meta->data_head,
 		                       __ATOMIC_ACQUIRE) -
 		       ts->ring.meta->data_tail;
-	lost = drain_ring(s, ts);
+	lost = sp_perf_drain_ring(s, ts);
 	if (ts->ring.fd < 0)
 		return;
 	limit_switch_rate(s, ts);

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "perf_records.h"
 #include "perf_regs.h"
 #include "session.h"
 #include "store.h"
@@ -300,43 +301,17 @@ static void take(struct stillprof_session *s, struct sp_tstate *ts,
 {
 	struct sp_switch_pending *pd = s->switch_pending;
 	struct sp_uw_input in;
-	uint64_t t_ns, abi, size, dyn = 0, t0;
+	uint64_t t_ns, t0;
 	int n;
 
 	pd->tid = 0;
-	memset(&in, 0, sizeof(in));
-	if (p + 32 > end)
+	if (p + 24 > end)
 		return;
 	p += 8; /* pid, tid: the ring is per thread */
 	memcpy(&t_ns, p, 8);
 	p += 8;
-	memcpy(&abi, p, 8);
-	p += 8;
-	if (abi == PERF_SAMPLE_REGS_ABI_NONE)
+	if (sp_perf_read_user(p, end, &in) <= 0)
 		return; /* no user registers: nothing to unwind */
-	for (int r = 0; r < 64; r++) {
-		int dw;
-		if (!(SP_PERF_REGS_MASK & (1ull << r)))
-			continue;
-		if (p + 8 > end)
-			return;
-		dw = sp_perf_to_dwarf(r);
-		memcpy(&in.regs[dw], p, 8);
-		in.have |= 1u << dw;
-		p += 8;
-	}
-	if (p + 8 > end)
-		return;
-	memcpy(&size, p, 8);
-	p += 8;
-	if (size) {
-		if (p + size + 8 > end)
-			return;
-		in.stack = (const uint8_t *)p;
-		memcpy(&dyn, p + size, 8);
-	}
-	in.stack_lo = in.regs[SP_REG_RSP];
-	in.stack_len = dyn < size ? dyn : size;
 	t0 = sp_now_ns();
 	n = sp_unwind(s->uw, &in, pd->pcs, s->opts.max_depth);
 	s->c.unwind_ns += sp_now_ns() - t0;
