@@ -55,7 +55,7 @@ int sp_switch_record(struct stillprof_session *s, struct sp_tstate *ts,
 void sp_switch_out(struct stillprof_session *s, struct sp_tstate *ts,
                    int blocking, uint64_t t_ns);
 /* The switch-rate limiter's verdict for ts (switch-outs per second over
- * its last window): a switch-heavy thread's event is disabled (each
+ * its last window): a switch-heavy thread's event is closed (each
  * switch-out copies 8 KiB in the thread itself and fills its ring), and
  * enabled again once it calms down. */
 void sp_switch_rate(struct stillprof_session *s, struct sp_tstate *ts,

@@ -68,6 +68,7 @@ struct sp_tstate {
 	 * whose stack it gave */
 	int switch_fd;
 	int switch_on;
+	int switch_rate_off;     /* closed for its switch rate, to reopen */
 	uint64_t switch_id;
 	uint64_t switch_episode;
 	uint64_t *switch_pcs;    /* the lazy blocked stack (see
