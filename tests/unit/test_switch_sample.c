@@ -145,21 +145,37 @@ static struct found scan(struct sp_store *st)
 
 /* Start a wall session at 1 kHz, feed the blocker EPISODES bytes 25 ms
  * apart, stop.  Returns 0, or STILLPROF_EPERFDENIED (nothing left). */
-static int run_blocker(stillprof_session **out, struct stillprof_stats *st)
+/* A wall-mode perf session at 1 kHz, created and started: returns the
+ * start's result (the session is freed when it failed, which may only be
+ * because perf is denied here). */
+static int start_wall(stillprof_session **out)
 {
 	struct stillprof_options o;
+	int err;
+
+	stillprof_options_init(&o);
+	o.mode = STILLPROF_MODE_WALL;
+	o.interval_us = 1000;
+	o.backend = STILLPROF_BACKEND_PERF;
+	assert_int_equal(stillprof_session_new(&o, out), 0);
+	err = stillprof_session_start(*out);
+	if (err) {
+		stillprof_session_free(*out);
+		*out = NULL;
+		assert_int_equal(err, STILLPROF_EPERFDENIED);
+	}
+	return err;
+}
+
+static int run_blocker(stillprof_session **out, struct stillprof_stats *st)
+{
 	stillprof_session *s;
 	pthread_t t;
 	int err;
 
 	assert_int_equal(pipe2(pipe_fd, O_CLOEXEC), 0);
 	assert_int_equal(pthread_create(&t, NULL, blocker, NULL), 0);
-	stillprof_options_init(&o);
-	o.mode = STILLPROF_MODE_WALL;
-	o.interval_us = 1000;
-	o.backend = STILLPROF_BACKEND_PERF;
-	assert_int_equal(stillprof_session_new(&o, &s), 0);
-	err = stillprof_session_start(s);
+	err = start_wall(&s);
 	if (err == 0)
 		sleep_ms(30); /* blocked before attach: the probe's first look */
 	for (int i = 0; i < EPISODES; i++) {
@@ -173,11 +189,8 @@ static int run_blocker(stillprof_session **out, struct stillprof_stats *st)
 	}
 	close(pipe_fd[0]);
 	close(pipe_fd[1]);
-	if (err) {
-		stillprof_session_free(s);
-		assert_int_equal(err, STILLPROF_EPERFDENIED);
+	if (err)
 		return err;
-	}
 	*out = s;
 	return 0;
 }
@@ -270,28 +283,17 @@ static void *bouncer(void *arg)
 
 static void test_switchy_thread_turns_off(void **state)
 {
-	struct stillprof_options o;
 	struct stillprof_stats st;
 	stillprof_session *s;
 	pthread_t a, b;
 	uint64_t end;
-	int err;
 	(void)state;
 
 	unsetenv("STILLPROF_SWITCH_SAMPLES");
 	assert_int_equal(pipe2(ping, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(pong, O_CLOEXEC), 0);
-	stillprof_options_init(&o);
-	o.mode = STILLPROF_MODE_WALL;
-	o.interval_us = 1000;
-	o.backend = STILLPROF_BACKEND_PERF;
-	assert_int_equal(stillprof_session_new(&o, &s), 0);
-	err = stillprof_session_start(s);
-	if (err) {
-		stillprof_session_free(s);
-		assert_int_equal(err, STILLPROF_EPERFDENIED);
+	if (start_wall(&s))
 		skip();
-	}
 	if (!s->switch_samples) {
 		stillprof_session_stop(s);
 		stillprof_session_free(s);
