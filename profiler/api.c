@@ -87,7 +87,8 @@ static uint64_t missed_samples(const struct stillprof_session *s)
 {
 	const struct sp_run_info *in = &s->store->info;
 
-	return s->c.lost_records + s->c.missed_ticks + s->c.offcpu_unknown +
+	return sp_lost_missed(s, s->c.lost_records) + s->c.missed_ticks +
+	       s->c.offcpu_unknown +
 	       in->dropped_stack_limit + in->dropped_sample_limit;
 }
 
@@ -222,10 +223,10 @@ int stillprof_session_stats_sized(const stillprof_session *s,
 	memset(st, 0, sizeof(*st));
 	/* The memory-bound drops live in the store, which is the sampler's
 	 * while it runs: they join the count at stop. */
-	st->missed_samples = s->running ? s->c.lost_records +
-	                                      s->c.missed_ticks +
-	                                      s->c.offcpu_unknown
-	                                : missed_samples(s);
+	st->missed_samples = s->running
+	                         ? sp_lost_missed(s, s->c.lost_records) +
+	                               s->c.missed_ticks + s->c.offcpu_unknown
+	                         : missed_samples(s);
 	st->oncpu_samples = s->c.oncpu_samples;
 	st->weighted_samples = s->c.weighted_samples;
 	st->offcpu_samples = s->c.offcpu_samples;

@@ -156,6 +156,22 @@ int sp_sig_prepare(struct stillprof_session *s, int install);
  * opens, else signal); fills s->be, backend_reason, guarantee.  install=0
  * only checks (the CLI, before COMMAND runs). */
 extern const struct sp_backend sp_backend_perf;
+
+/* Of `lost` perf records, how many are samples missing from the profile.
+ * In CPU mode none: the thread's next sample carries the event's count,
+ * so the intervals of lost samples are recorded with it as weighted
+ * copies (sample_weight.c); counting them missed too would count them
+ * twice.  In wall mode the next sample is not weighted by the gap (its
+ * switch records were lost too), and the signal back-end's lost entries
+ * are gone. */
+static inline uint64_t sp_lost_missed(const struct stillprof_session *s,
+                                      uint64_t lost)
+{
+	return s->be == &sp_backend_perf &&
+	               s->opts.mode == STILLPROF_MODE_CPU
+	           ? 0
+	           : lost;
+}
 int sp_backend_select(struct stillprof_session *s, int install);
 void sp_backend_describe(struct stillprof_session *s, struct sp_store *st);
 /* The first half of every back-end's attach (backend.c).  Returns 1 with

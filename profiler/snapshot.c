@@ -131,7 +131,8 @@ static void close_segment(struct stillprof_session *s, struct sp_store *seg)
 	in->lost_records = s->c.lost_records - n->lost_base;
 	in->missed_ticks = s->c.missed_ticks - n->ticks_base;
 	in->offcpu_unknown = s->c.offcpu_unknown - n->unknown_base;
-	in->missed_samples = in->lost_records + in->missed_ticks +
+	in->missed_samples = sp_lost_missed(s, in->lost_records) +
+	                     in->missed_ticks +
 	                     in->offcpu_unknown +
 	                     in->dropped_stack_limit +
 	                     in->dropped_sample_limit;

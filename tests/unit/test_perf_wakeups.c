@@ -262,6 +262,59 @@ static void test_ring_grows(void **state)
 	stillprof_session_free(s);
 }
 
+static atomic_uint_fast64_t spun_cpu_ns;
+
+/* Spins until spin_stop, then publishes its CPU time. */
+static void *spin_and_count(void *arg)
+{
+	uint64_t c0 = thread_cpu_ns();
+
+	(void)arg;
+	while (!atomic_load(&spin_stop))
+		spin_for_test();
+	atomic_store(&spun_cpu_ns, thread_cpu_ns() - c0);
+	return NULL;
+}
+
+/* CPU mode at 10 kHz with the sampler held 30 ms: records are lost, but
+ * the next sample's count carries their intervals, so the samples still
+ * match the thread's CPU time and none is counted missed (it would be
+ * counted twice). */
+static void test_cpu_mode_lost_records_not_missed(void **state)
+{
+	struct stillprof_stats st;
+	stillprof_session *s;
+	double expected;
+	pthread_t t;
+
+	(void)state;
+	if (!perf_usable())
+		skip();
+	s = start_session(STILLPROF_MODE_CPU, 100);
+	atomic_store(&spin_stop, 0);
+	assert_int_equal(pthread_create(&t, NULL, spin_and_count, NULL), 0);
+	sleep_ms(100);
+	hold_sampler(s, 30);
+	sleep_ms(200);
+	atomic_store(&spin_stop, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	assert_int_equal(stillprof_session_stats(s, &st), 0);
+	expected = (double)atomic_load(&spun_cpu_ns) / 100000.0;
+	print_message("cpu 10 kHz, held 30 ms: lost records %llu, missed %llu, "
+	              "on-CPU samples %llu (weighted %llu) for %.0f expected\n",
+	              (unsigned long long)s->c.lost_records,
+	              (unsigned long long)st.missed_samples,
+	              (unsigned long long)st.oncpu_samples,
+	              (unsigned long long)st.weighted_samples, expected);
+	assert_true(s->c.lost_records > 0);
+	assert_int_equal(st.missed_samples, 0);
+	/* The busy thread's samples (the main thread adds a few). */
+	assert_true((double)st.oncpu_samples > 0.9 * expected);
+	assert_true((double)st.oncpu_samples < 1.1 * expected + 50);
+	stillprof_session_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +322,7 @@ int main(void)
 	    cmocka_unit_test(test_cpu_mode_drains),
 	    cmocka_unit_test(test_unpolled_rings_do_not_wake),
 	    cmocka_unit_test(test_ring_grows),
+	    cmocka_unit_test(test_cpu_mode_lost_records_not_missed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
