@@ -317,7 +317,7 @@ int sp_perf_attach_born(struct stillprof_session *s, pid_t tid)
 
 void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 {
-	sp_switch_detach(ts);
+	sp_switch_close(ts); /* no more switch samples */
 	if (ts->ring.fd >= 0) {
 		sp_perf_ring_disable(&ts->ring);
 		sp_perf_drain_ring(s, ts);
@@ -327,6 +327,8 @@ void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 		ts->ring_polled = 0;
 		sp_perf_ring_close(&ts->ring);
 	}
+	/* After the drain, which may have saved a switch sample's stack. */
+	sp_switch_detach(ts);
 	sp_close(ts->syscall_fd);
 	ts->syscall_fd = -1;
 	sp_threads_remove(&s->threads, ts);
