@@ -46,7 +46,15 @@ done
 # --- the stackprof CLI reads our dumps ---
 cat > "$TMP/work.rb" <<'RUBY'
 require "stillprof/stackprof"
-def hot; x = 0; 300_000.times { |i| x += i }; x; end
+# hot runs 30 ms of wall time whatever the machine's speed or load: a fixed
+# loop took ~10 ms, and on a loaded CI machine its dump once had no
+# Object#hot at all.
+def hot
+  x = 0
+  t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  x += 1 while Process.clock_gettime(Process::CLOCK_MONOTONIC) - t < 0.03
+  x
+end
 def nap; sleep 0.02; Array.new(2000) { "x" * 8 }; end
 [{mode: :wall, raw: true}, {mode: :cpu, raw: true}, {mode: :wall, raw: false, aggregate: false},
  {mode: :object, interval: 50, raw: true}].each_with_index do |o, i|
@@ -81,6 +89,7 @@ elif command -v stackprof >/dev/null 2>&1; then
 		pass "stackprof CLI reads every dump in every format"
 	else
 		fail "stackprof --text lacks Object#hot / Kernel#sleep"
+		stackprof "$TMP/d0.dump" --text 2>&1 | head -20
 	fi
 else
 	echo "NOTE: stackprof CLI not installed (ruby-stackprof): CLI check skipped"
