@@ -152,16 +152,6 @@ static long voluntary_switches(pid_t tid)
 	return v;
 }
 
-static atomic_int spin_stop;
-
-static void *spin_until_stop(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&spin_stop))
-		spin_for_test();
-	return NULL;
-}
-
 /* Two busy threads at 1 kHz in CPU mode (passes every 7.5 ms, rings not
  * polled) for 1 s: the sampling thread may block once per pass.  A ring in
  * the epoll set would add a wake-up per half ring of samples, ~133 a
@@ -190,9 +180,9 @@ static void test_unpolled_rings_do_not_wake(void **state)
 			sampler = after[i];
 	}
 	assert_true(sampler > 0 && na == nb + 1);
-	atomic_store(&spin_stop, 0);
+	atomic_store(&stop_flag, 0);
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, spin_until_stop,
+		assert_int_equal(pthread_create(&t[i], NULL, busy_thread,
 		                                NULL), 0);
 	sleep_ms(200); /* attached, rings filling */
 	v0 = voluntary_switches(sampler);
@@ -200,7 +190,7 @@ static void test_unpolled_rings_do_not_wake(void **state)
 	sleep_ms(1000);
 	v1 = voluntary_switches(sampler);
 	t1 = mono_ns();
-	atomic_store(&spin_stop, 1);
+	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
@@ -236,8 +226,8 @@ static void test_ring_grows(void **state)
 	if (!perf_usable())
 		skip();
 	s = start_session(STILLPROF_MODE_WALL, 100);
-	atomic_store(&spin_stop, 0);
-	assert_int_equal(pthread_create(&t, NULL, spin_until_stop, NULL), 0);
+	atomic_store(&stop_flag, 0);
+	assert_int_equal(pthread_create(&t, NULL, busy_thread, NULL), 0);
 	sleep_ms(100);
 	hold_sampler(s, 20);
 	sleep_ms(100); /* a pass or two: the drain sees LOST and grows */
@@ -246,7 +236,7 @@ static void test_ring_grows(void **state)
 	lost_after_grow = s->c.lost_records;
 	c0 = s->c.oncpu_samples;
 	sleep_ms(300);
-	atomic_store(&spin_stop, 1);
+	atomic_store(&stop_flag, 1);
 	pthread_join(t, NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
 	print_message("grown %llu, lost %llu (%llu after growth), on-CPU "
@@ -264,13 +254,13 @@ static void test_ring_grows(void **state)
 
 static atomic_uint_fast64_t spun_cpu_ns;
 
-/* Spins until spin_stop, then publishes its CPU time. */
+/* busy_thread's loop, then publishes its CPU time. */
 static void *spin_and_count(void *arg)
 {
 	uint64_t c0 = thread_cpu_ns();
 
 	(void)arg;
-	while (!atomic_load(&spin_stop))
+	while (!atomic_load(&stop_flag))
 		spin_for_test();
 	atomic_store(&spun_cpu_ns, thread_cpu_ns() - c0);
 	return NULL;
@@ -291,12 +281,12 @@ static void test_cpu_mode_lost_records_not_missed(void **state)
 	if (!perf_usable())
 		skip();
 	s = start_session(STILLPROF_MODE_CPU, 100);
-	atomic_store(&spin_stop, 0);
+	atomic_store(&stop_flag, 0);
 	assert_int_equal(pthread_create(&t, NULL, spin_and_count, NULL), 0);
 	sleep_ms(100);
 	hold_sampler(s, 30);
 	sleep_ms(200);
-	atomic_store(&spin_stop, 1);
+	atomic_store(&stop_flag, 1);
 	pthread_join(t, NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
 	assert_int_equal(stillprof_session_stats(s, &st), 0);
