@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,11 @@ int sp_probe_blocked(struct stillprof_session *s, struct sp_tstate *ts,
 	r = read_syscall(ts->syscall_fd, &a);
 	if (r <= 0)
 		return r;
+	/* A thread in exit(2) never returns to user space, and once its
+	 * joiner has woken its stack may already serve a new thread: there
+	 * is no stack of its own to read. */
+	if (a.nr == SYS_exit || a.nr == SYS_exit_group)
+		return -ESRCH;
 	/* Copies a little, more if the unwind wants it (probe_copy.c);
 	 * the unwind of a torn copy is thrown away below.  owner_pid, not
 	 * getpid(): that is one system call less per probe. */

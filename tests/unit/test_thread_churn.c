@@ -3,8 +3,8 @@
  * created and exit at ~1 000 per second: no crash, and no sample given to
  * the wrong thread.  Each churn thread records its tid, and the creator
  * records a window that surely contains the thread's whole life (before
- * pthread_create .. after pthread_join returned, i.e. after the kernel
- * cleared the tid).  Afterwards every sample of a churn tid must fall in
+ * pthread_create .. after pthread_join returned and the tid is free:
+ * see life_end).  Afterwards every sample of a churn tid must fall in
  * a window of that tid, and all samples of one store thread entry in the
  * *same* window: a reused tid (pid_max wraps in ~30 s here) must get an
  * entry of its own.
@@ -134,11 +134,31 @@ struct creator {
 	uint64_t lo, hi;
 };
 
+/* The end of a joined thread's life: when its tid is free again.  The
+ * kernel clears the tid and wakes the joiner early in the thread's exit
+ * (exit_mm), which then takes the mmap lock -- contended while threads
+ * are created and freed -- and can block there for milliseconds, off CPU
+ * and rightly sampled (the ASan CI run saw 23 such samples in an exit
+ * after its join had returned).  Bounded: a tid handed out again at once
+ * (a pid_max wrap) only widens the window. */
+static uint64_t life_end(const struct life *l)
+{
+	pid_t pid = getpid(), tid = (pid_t)atomic_load(&l->tid);
+	struct timespec nap = {0, 50 * 1000};
+
+	for (int i = 0; i < 4000; i++) {
+		if (syscall(SYS_tgkill, pid, tid, 0) < 0 && errno == ESRCH)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	return sp_now_ns();
+}
+
 static void join_life(struct life *l)
 {
 	if (pthread_join(l->th, NULL) != 0)
 		abort(); /* not a cmocka assert: a creator thread */
-	l->hi = sp_now_ns();
+	l->hi = life_end(l);
 }
 
 static void *creator_main(void *arg)
@@ -166,8 +186,10 @@ static void *creator_main(void *arg)
 		c->made++;
 		while (joined < c->made &&
 		       pthread_tryjoin_np(c->lives[c->k + c->c * joined].th,
-		                          NULL) == 0)
-			c->lives[c->k + c->c * joined++].hi = sp_now_ns();
+		                          NULL) == 0) {
+			struct life *done = &c->lives[c->k + c->c * joined++];
+			done->hi = life_end(done);
+		}
 	}
 	while (joined < c->made)
 		join_life(&c->lives[c->k + c->c * joined++]);
