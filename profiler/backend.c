@@ -14,8 +14,11 @@
 #include "store.h"
 #include "switch_sample.h"
 
-/* Wall mode drains every tick; CPU mode only needs to empty the rings. */
-#define SP_PERF_CPU_TICK_US 10000
+/* Wall mode drains every tick or coarser (tick_replay.c); CPU mode only
+ * needs to empty the rings: as rarely as big rings allow, since each
+ * wake-up costs the sampling thread more than ten samples' work
+ * (backend_perf.c, SP_PERF_RING_BIG_PAGES). */
+#define SP_PERF_CPU_TICK_US 20000
 
 const struct sp_backend sp_backend_perf = {
     .name = sp_perf_backend_name,

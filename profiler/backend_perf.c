@@ -38,16 +38,25 @@ const char sp_perf_guarantee[] =
     "application is ever interrupted";
 
 /* Ring size in pages; at 1 kHz with 8 KiB copies a busy thread fills
- * 8 MB/s, so 32 pages hold ~16 ms: more than the longest tick.  Rings are
- * per thread and locked memory: 256 threads take 32 MiB. */
+ * 8 MB/s, so 32 pages hold ~16 ms.  Rings are per thread and locked
+ * memory: 256 threads take 32 MiB. */
 #define SP_PERF_RING_PAGES 32
-/* A ring that lost records, or that a pass found 3/4 full, is too small
- * for its thread's rate and our latency (at 10 kHz 32 pages hold 1.5 ms
- * of a busy thread, and on a loaded 2-core machine the sampling thread
- * waits longer than that for a CPU: wall fidelity was 93 %).  Its event is
- * opened again with 1 MiB (12 ms at 10 kHz), once per thread; the others
- * keep the small ring. */
+/* Busy threads get a bigger ring: the passes are paced by it (20 ms at
+ * 1 kHz, see sp_perf_ring_wait_ns), so a small ring is polled and a busy
+ * thread wakes us at its watermark, half a small ring; a ring found half
+ * full there, or that lost records, is opened again with 1 MiB (62 ms at
+ * 1 kHz, 12 ms at 10 kHz), once per thread, and is no longer polled.  On
+ * a loaded 2-core machine the sampling thread can wait longer than a
+ * small ring lasts at 10 kHz (1.5 ms: wall fidelity was 93 %), and at
+ * 1 kHz the longer passes halve the sampler's CPU per sample. */
 #define SP_PERF_RING_BIG_PAGES 256
+/* Big rings at once: SP_PERF_BIG_PER_CPU per online CPU (no more threads
+ * can be busy at a time), within [SP_PERF_BIG_MIN, SP_PERF_BIG_MAX]: a
+ * pool of hundreds of threads busy in turn would otherwise lock a MiB
+ * each.  Past it a busy thread keeps its small, polled ring. */
+#define SP_PERF_BIG_PER_CPU 2
+#define SP_PERF_BIG_MIN 4
+#define SP_PERF_BIG_MAX 64
 /* One sample's record, an upper bound: header, tid, time, registers and
  * the stack copy with its two sizes, plus slack for more sample fields. */
 #define SP_PERF_SAMPLE_BYTES (SP_PERF_STACK_BYTES + 256)
@@ -73,15 +82,15 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
 	return data_len / SP_PERF_SAMPLE_BYTES * iv / 2;
 }
 
-/* CPU mode passes every tick_us (10 ms), or as often as the rings need
- * when that is not too often (SP_PERF_CPU_TICK_MIN_US: at 1 kHz every
- * 7.5 ms).  At higher rates an idle process would pay the short period
+/* CPU mode passes every tick_us (20 ms), or as often as a big ring needs
+ * when that is not too often (SP_PERF_CPU_TICK_MIN_US: at 10 kHz every
+ * 6.2 ms).  At higher rates an idle process would pay the short period
  * all the time: the pass stays at tick_us and the watermark wakes us. */
 #define SP_PERF_CPU_TICK_MIN_US 2000
 
 uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s)
 {
-	return ring_safe_ns(s, (size_t)SP_PERF_RING_PAGES * 4096u);
+	return ring_safe_ns(s, (size_t)SP_PERF_RING_BIG_PAGES * 4096u);
 }
 
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
@@ -327,6 +336,10 @@ void sp_perf_detach(struct stillprof_session *s, struct sp_tstate *ts)
 		ts->ring_polled = 0;
 		sp_perf_ring_close(&ts->ring);
 	}
+	if (ts->ring_big) {
+		ts->ring_big = 0;
+		s->big_rings--;
+	}
 	/* After the drain, which may have saved a switch sample's stack. */
 	sp_switch_detach(ts);
 	sp_close(ts->syscall_fd);
@@ -370,6 +383,15 @@ static void limit_switch_rate(struct stillprof_session *s,
 	}
 }
 
+static size_t big_rings_max(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = cpus > 0 ? (size_t)cpus * SP_PERF_BIG_PER_CPU : 0;
+
+	return n < SP_PERF_BIG_MIN ? SP_PERF_BIG_MIN
+	       : n > SP_PERF_BIG_MAX ? SP_PERF_BIG_MAX : n;
+}
+
 /* Open ts's event again with a SP_PERF_RING_BIG_PAGES ring (see there).
  * The old event is stopped and drained first, so no record is read twice
  * and none is reordered; the thread runs unsampled for the few
@@ -383,7 +405,16 @@ static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	struct sp_perf_ring big;
 	int err, have_count;
 
-	ts->ring_grown = 1; /* once: a failure is not retried */
+	if (!s->big_rings_max)
+		s->big_rings_max = big_rings_max();
+	if (s->big_rings >= s->big_rings_max) {
+		/* Tried again when another big ring is freed. */
+		if (ts->ring_grown != SP_RING_AT_BUDGET)
+			s->c.ring_grow_refused++;
+		ts->ring_grown = SP_RING_AT_BUDGET;
+		return;
+	}
+	ts->ring_grown = SP_RING_GROWN; /* once: a failure is not retried */
 	fill_attr(s, &a, SP_PERF_RING_BIG_PAGES);
 	a.sample_period = iv * (ts->weight > 1 ? ts->weight : 1);
 	err = sp_perf_ring_open(&big, &a, ts->tid, SP_PERF_RING_BIG_PAGES);
@@ -414,6 +445,8 @@ static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	ts->ring_polled = 0;
 	sp_perf_ring_close(&ts->ring);
 	ts->ring = big;
+	ts->ring_big = 1;
+	s->big_rings++;
 	sp_switch_reattach(s, ts); /* its samples go to the new ring */
 	/* Unwatched, the bigger ring is still drained by the passes. */
 	if (watch_ring(s, ts))
@@ -434,7 +467,7 @@ void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 		return;
 	limit_switch_rate(s, ts);
 	/* Not in the final drain: the event is about to close. */
-	if (!ts->ring_grown && ts->live && !atomic_load(&s->stop) &&
-	    (lost || fill > ts->ring.data_len / 4 * 3))
+	if (ts->ring_grown != SP_RING_GROWN && ts->live &&
+	    !atomic_load(&s->stop) && (lost || fill >= ts->ring.data_len / 2))
 		grow_ring(s, ts);
 }

@@ -316,6 +316,7 @@ int sp_sampler_start(struct stillprof_session *s)
 {
 	struct itimerspec its;
 	unsigned tick_us = s->opts.interval_us;
+	uint64_t wait_ns;
 	int err;
 
 	s->epfd = s->stop_efd = s->tick_tfd = -1;
@@ -349,11 +350,12 @@ int sp_sampler_start(struct stillprof_session *s)
 	s->tick_ns = (uint64_t)tick_us * 1000u;
 	s->tick_base_ns = sp_now_ns() + s->tick_ns;
 	s->wake_ns = s->tick_ns;
-	s->wake_coarse_ns = sp_replay_coarse_ns(
-	    s->tick_ns, s->be == &sp_backend_perf ? sp_perf_ring_wait_ns(s)
-	                                          : 0);
+	wait_ns = s->be == &sp_backend_perf ? sp_perf_ring_wait_ns(s) : 0;
+	s->wake_coarse_ns = sp_replay_coarse_ns(s->tick_ns, wait_ns);
+	s->wake_mid_ns = sp_replay_mid_ns(s->tick_ns, wait_ns);
 	s->wake_window_ns = 0;
-	s->wake_risk = 0;
+	s->wake_risk = s->wake_risk_mid = 0;
+	s->big_rings = s->big_rings_max = 0;
 	its.it_value.tv_sec = (time_t)(s->tick_base_ns / 1000000000u);
 	its.it_value.tv_nsec = (long)(s->tick_base_ns % 1000000000u);
 	/* Attach the threads that exist now before returning, so the

@@ -50,6 +50,7 @@ struct sp_counters {
 	uint64_t lost_records;     /* PERF_RECORD_LOST */
 	uint64_t rings_grown;      /* perf rings made bigger (backend_perf.c) */
 	uint64_t ring_grow_failures;
+	uint64_t ring_grow_refused; /* threads refused a big ring: budget */
 	uint64_t missed_ticks;
 	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known
 	                            * (tick_replay.c) */
@@ -97,10 +98,14 @@ struct stillprof_session {
 	/* wall mode, perf: the timerfd fires every wake_ns (tick_ns, or a
 	 * multiple when no probe needs the finer passes: tick_replay.c) */
 	uint64_t wake_ns;
-	uint64_t wake_coarse_ns;   /* the longer period (sp_replay_coarse_ns) */
+	uint64_t wake_coarse_ns;   /* the longest period (sp_replay_coarse_ns) */
+	uint64_t wake_mid_ns;      /* the middle one (sp_replay_mid_ns) */
 	uint64_t wake_window_ns;   /* start of the current judging window */
 	double wake_risk;          /* ticks coarse passes would leave
 	                            * without a stack, in the window */
+	double wake_risk_mid;      /* the same for the middle period */
+	size_t big_rings;          /* perf rings grown (backend_perf.c) */
+	size_t big_rings_max;      /* at once; 0 until first needed */
 	struct sp_snap *snap;      /* snapshots while running (snapshot.h) */
 
 	/* owned by the sampling thread while running */

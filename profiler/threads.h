@@ -23,14 +23,22 @@ enum sp_run_state {
 	SP_RUN_PREEMPTED,    /* switched out while runnable */
 };
 
+enum sp_ring_grown {
+	SP_RING_SMALL = 0,    /* not grown yet */
+	SP_RING_GROWN,        /* made bigger, or that failed: not again */
+	SP_RING_AT_BUDGET,    /* refused, all big rings in use: again later */
+};
+
 struct sp_tstate {
 	pid_t tid;
 	int live;                /* 0 once the thread has exited */
 	uint32_t store_thread;   /* index in the store's thread table */
 	struct sp_perf_ring ring; /* fd < 0 when no perf event is open */
 	int ring_polled;         /* ring.fd is in the sampler's epoll set */
-	int ring_grown;          /* its ring was made bigger, or that failed
-	                          * (backend_perf.c, SP_PERF_RING_BIG_PAGES) */
+	int ring_grown;          /* enum sp_ring_grown (backend_perf.c,
+	                          * SP_PERF_RING_BIG_PAGES) */
+	int ring_big;            /* ring is a big one, counted in
+	                          * the session's big_rings */
 	uint32_t scan_gen;       /* last rescan that listed the thread */
 	int syscall_fd;          /* /proc/self/task/TID/syscall, kept open: a
 	                          * read fails with ESRCH once the thread has

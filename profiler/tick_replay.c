@@ -182,32 +182,45 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
  * probe each blocking episode while it lasts: an episode of length d is
  * seen by a pass every w with probability min(1, d / w).  Waking every
  * tick costs the sampling thread a wake-up, an epoll_wait and a timerfd
- * read per tick (most of its CPU time); waking every SP_WAKE_COARSE_NS
- * loses the stacks of episodes a finer pass would have caught.  Each
- * ended episode adds its ticks times that difference to wake_risk; every
- * window the period becomes coarse when the risk is under
- * SP_WAKE_RISK_MAX of all thread-ticks, else the tick.  The statistic
- * does not depend on the current period, so the choice does not flap.
+ * read per tick (most of its CPU time); waking less often loses the
+ * stacks of episodes a finer pass would have caught.  Each ended episode
+ * adds its ticks times that difference to a risk per candidate period
+ * (the coarse one and a middle one); every window the period becomes the
+ * longest whose risk is under SP_WAKE_RISK_MAX of all thread-ticks, else
+ * the tick.  The statistic does not depend on the current period, so the
+ * choice does not flap.
  */
 #define SP_WAKE_COARSE_NS (4u * 1000 * 1000)
-/* Each wake-up costs the sampling thread ~13 us in this paravirtual guest
- * (bench/sampler_cost): when the rings can wait longer, so do we (at
- * 1 kHz a 32-page ring allows 7 ms: 4.9 -> 3.2 us of sampler CPU per
- * sample measured under load 4), but a pass stays within 10 ms, the
- * default period, so new blocking episodes are not probed much later. */
-#define SP_WAKE_COARSE_MAX_NS (10u * 1000 * 1000)
+/* A wake-up costs the sampling thread 13-30 us of CPU in this paravirtual
+ * guest whatever it then does (a bare clock_nanosleep loop: 16-31 us per
+ * wake-up at 7.5 ms), more than ten samples' work: when the rings can wait
+ * longer (busy threads get big rings, backend_perf.c), so do we.  At 1 kHz
+ * 7 ms passes gave 2.2-6.7 us of sampler CPU per on-CPU sample, 20 ms
+ * passes 1.1-3.2 us (cpu mode, alternating runs).  Threads blocking often
+ * with no switch samples keep the probe's latency at the middle period. */
+#define SP_WAKE_COARSE_MAX_NS (20u * 1000 * 1000)
+#define SP_WAKE_MID_MAX_NS (10u * 1000 * 1000)
 #define SP_WAKE_WINDOW_NS (200u * 1000 * 1000)
 #define SP_WAKE_RISK_MAX 0.002
 
-uint64_t sp_replay_coarse_ns(uint64_t iv, uint64_t wait_ns)
+static uint64_t longest_ns(uint64_t iv, uint64_t wait_ns, uint64_t cap_ns)
 {
 	uint64_t k = (SP_WAKE_COARSE_NS + iv - 1) / iv, most;
 
 	if (!k)
 		k = 1;
-	most = (wait_ns < SP_WAKE_COARSE_MAX_NS ? wait_ns
-	                                         : SP_WAKE_COARSE_MAX_NS) / iv;
+	most = (wait_ns < cap_ns ? wait_ns : cap_ns) / iv;
 	return (most > k ? most : k) * iv;
+}
+
+uint64_t sp_replay_coarse_ns(uint64_t iv, uint64_t wait_ns)
+{
+	return longest_ns(iv, wait_ns, SP_WAKE_COARSE_MAX_NS);
+}
+
+uint64_t sp_replay_mid_ns(uint64_t iv, uint64_t wait_ns)
+{
+	return longest_ns(iv, wait_ns, SP_WAKE_MID_MAX_NS);
 }
 
 double sp_replay_gain(uint64_t d_ns, uint64_t iv, uint64_t coarse_ns)
@@ -235,28 +248,33 @@ static void note_episode(struct stillprof_session *s,
 	n = sp_tick_count(sp_tick_last_at_or_before(s->tick_base_ns, iv,
 	                                            ts->switch_out_ns),
 	                  iv, t_ns - 1);
-	if (n)
-		s->wake_risk += (double)n *
-		                sp_replay_gain(t_ns - ts->switch_out_ns, iv,
-		                               coarse);
+	if (!n)
+		return;
+	s->wake_risk += (double)n * sp_replay_gain(t_ns - ts->switch_out_ns,
+	                                           iv, coarse);
+	s->wake_risk_mid += (double)n *
+	                    sp_replay_gain(t_ns - ts->switch_out_ns, iv,
+	                                   s->wake_mid_ns);
 }
 
 uint64_t sp_replay_wake_period(struct stillprof_session *s, uint64_t now)
 {
 	uint64_t iv = s->tick_ns, coarse = s->wake_coarse_ns, want;
-	double total;
+	double most;
 
 	if (!s->wake_window_ns || now < s->wake_window_ns) {
 		s->wake_window_ns = now;
-		s->wake_risk = 0;
+		s->wake_risk = s->wake_risk_mid = 0;
 		return 0;
 	}
 	if (now - s->wake_window_ns < SP_WAKE_WINDOW_NS || coarse <= iv)
 		return 0;
-	total = (double)(now - s->wake_window_ns) / (double)iv *
-	        (double)(s->threads.n ? s->threads.n : 1);
-	want = s->wake_risk <= SP_WAKE_RISK_MAX * total ? coarse : iv;
+	most = SP_WAKE_RISK_MAX * (double)(now - s->wake_window_ns) /
+	       (double)iv * (double)(s->threads.n ? s->threads.n : 1);
+	want = s->wake_risk <= most                                  ? coarse
+	       : s->wake_risk_mid <= most && s->wake_mid_ns > iv ? s->wake_mid_ns
+	                                                           : iv;
 	s->wake_window_ns = now;
-	s->wake_risk = 0;
+	s->wake_risk = s->wake_risk_mid = 0;
 	return want == s->wake_ns ? 0 : want;
 }

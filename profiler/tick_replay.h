@@ -28,14 +28,16 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
                     uint64_t now);
 
 /* Wall mode, perf: the period the sampling thread should wake at now
- * (s->tick_ns or s->wake_coarse_ns), judged every
+ * (s->wake_coarse_ns, s->wake_mid_ns or s->tick_ns), judged every
  * SP_WAKE_WINDOW_NS from the blocking episodes seen (see tick_replay.c).
  * Returns the new period, or 0 to keep the current one. */
 uint64_t sp_replay_wake_period(struct stillprof_session *s, uint64_t now);
 /* The coarse period for interval iv: a whole number of ticks, at least
  * SP_WAKE_COARSE_NS, longer up to wait_ns (how long the rings can wait
- * for a pass) but not past SP_WAKE_COARSE_MAX_NS. */
+ * for a pass) but not past SP_WAKE_COARSE_MAX_NS (20 ms); the middle one
+ * the same within SP_WAKE_MID_MAX_NS (10 ms). */
 uint64_t sp_replay_coarse_ns(uint64_t iv, uint64_t wait_ns);
+uint64_t sp_replay_mid_ns(uint64_t iv, uint64_t wait_ns);
 /* Expected share of an off-CPU episode of d_ns a pass every coarse_ns
  * fails to probe although a pass every iv would have. */
 double sp_replay_gain(uint64_t d_ns, uint64_t iv, uint64_t coarse_ns);

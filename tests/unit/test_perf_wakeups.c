@@ -34,22 +34,23 @@ static unsigned tick_for(unsigned interval_us)
 
 	memset(&s, 0, sizeof(s));
 	s.opts.interval_us = interval_us;
-	return sp_perf_cpu_tick_us(&s, 10000);
+	return sp_perf_cpu_tick_us(&s, 20000);
 }
 
 static void test_cpu_tick(void **state)
 {
 	(void)state;
-	/* 32 pages hold 15 samples of 8 KiB + registers: half of that */
-	assert_int_equal(tick_for(1000), 7500);
-	assert_int_equal(tick_for(500), 3750);
+	/* A big ring (1 MiB) holds 124 samples of 8 KiB + registers: half
+	 * of that at 10 and 20 kHz */
+	assert_int_equal(tick_for(100), 6200);
+	assert_int_equal(tick_for(50), 3100);
 	/* rarer samples: the default period is short enough */
-	assert_int_equal(tick_for(2000), 10000);
-	assert_int_equal(tick_for(100000), 10000);
+	assert_int_equal(tick_for(1000), 20000);
+	assert_int_equal(tick_for(100000), 20000);
 	/* a period under 2 ms would cost an idle process too much: the
 	 * default, and the watermark wakes the sampler */
-	assert_int_equal(tick_for(250), 10000);
-	assert_int_equal(tick_for(100), 10000);
+	assert_int_equal(tick_for(25), 20000);
+	assert_int_equal(tick_for(10), 20000);
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -152,11 +153,13 @@ static long voluntary_switches(pid_t tid)
 	return v;
 }
 
-/* Two busy threads at 1 kHz in CPU mode (passes every 7.5 ms, rings not
- * polled) for 1 s: the sampling thread may block once per pass.  A ring in
- * the epoll set would add a wake-up per half ring of samples, ~133 a
- * second per busy thread (perf wakes its waiters without poll flags, so
- * even an EPOLLHUP-only item wakes epoll_wait). */
+/* Two busy threads at 1 kHz in CPU mode (passes every 20 ms) for 1 s: the
+ * sampling thread may block once per pass.  Their small rings (7.5 ms of
+ * samples) are polled until the first watermark gives them big ones,
+ * which are not: a ring in the epoll set would add a wake-up per half
+ * ring of samples, ~133 a second per busy thread with a small ring (perf
+ * wakes its waiters without poll flags, so even an EPOLLHUP-only item
+ * wakes epoll_wait). */
 static void test_unpolled_rings_do_not_wake(void **state)
 {
 	stillprof_session *s;
@@ -196,8 +199,8 @@ static void test_unpolled_rings_do_not_wake(void **state)
 	assert_int_equal(stillprof_session_stop(s), 0);
 	stillprof_session_free(s);
 	{
-		/* One pass per 7.5 ms, plus slack for the stop and a rescan. */
-		long passes = (long)((t1 - t0) / 7500000u);
+		/* One pass per 20 ms, plus slack for the stop and a rescan. */
+		long passes = (long)((t1 - t0) / 20000000u);
 		print_message("sampler blocked %ld times in %.2f s (%ld passes)\n",
 		              v1 - v0, (double)(t1 - t0) / 1e9, passes);
 		assert_true(v1 - v0 <= passes + passes / 4 + 10);
@@ -249,6 +252,57 @@ static void test_ring_grows(void **state)
 	/* The bigger event samples: ~300 ms at 10 kHz (less on a loaded
 	 * machine, the thread gets less CPU; never none). */
 	assert_true(s->c.oncpu_samples - c0 > 300);
+	stillprof_session_free(s);
+}
+
+/* Big rings are budgeted (SP_PERF_BIG_PER_CPU): with room for one, of two
+ * busy threads one gets it and the other keeps its small ring, polled, so
+ * its watermark wakes the sampler in time. */
+static void test_big_ring_budget(void **state)
+{
+	struct stillprof_stats st;
+	stillprof_session *s;
+	uint64_t grown, refused, failed;
+	size_t big;
+	pthread_t t[2];
+
+	(void)state;
+	if (!perf_usable())
+		skip();
+	s = start_session(STILLPROF_MODE_CPU, 1000);
+	pthread_mutex_lock(&s->fork_mu); /* the sampler's, for every batch */
+	s->big_rings_max = 1;
+	pthread_mutex_unlock(&s->fork_mu);
+	atomic_store(&stop_flag, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, busy_thread,
+		                                NULL), 0);
+	sleep_ms(400);
+	pthread_mutex_lock(&s->fork_mu);
+	grown = s->c.rings_grown;
+	refused = s->c.ring_grow_refused;
+	failed = s->c.ring_grow_failures;
+	big = s->big_rings;
+	pthread_mutex_unlock(&s->fork_mu);
+	atomic_store(&stop_flag, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	assert_int_equal(stillprof_session_stats(s, &st), 0);
+	print_message("budget 1: grown %llu, refused %llu, big rings %zu "
+	              "(%zu after stop), lost records %llu, on-CPU samples "
+	              "%llu, missed %llu\n",
+	              (unsigned long long)grown, (unsigned long long)refused,
+	              big, s->big_rings,
+	              (unsigned long long)s->c.lost_records,
+	              (unsigned long long)st.oncpu_samples,
+	              (unsigned long long)st.missed_samples);
+	assert_int_equal(grown, 1);
+	assert_int_equal(refused, 1);
+	assert_int_equal(failed, 0);
+	assert_int_equal(big, 1);
+	assert_int_equal(s->big_rings, 0); /* freed at detach */
+	assert_int_equal(st.missed_samples, 0);
 	stillprof_session_free(s);
 }
 
@@ -312,6 +366,7 @@ int main(void)
 	    cmocka_unit_test(test_cpu_mode_drains),
 	    cmocka_unit_test(test_unpolled_rings_do_not_wake),
 	    cmocka_unit_test(test_ring_grows),
+	    cmocka_unit_test(test_big_ring_budget),
 	    cmocka_unit_test(test_cpu_mode_lost_records_not_missed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

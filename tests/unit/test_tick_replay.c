@@ -60,10 +60,14 @@ static void test_wake_period(void **state)
 	/* longer when the rings can wait: whole ticks within the wait */
 	assert_int_equal(sp_replay_coarse_ns(1 * ms, 7500000), 7 * ms);
 	assert_int_equal(sp_replay_coarse_ns(100000, 750000), 4 * ms);
-	/* but never past 10 ms */
-	assert_int_equal(sp_replay_coarse_ns(1 * ms, 75 * ms), 10 * ms);
-	assert_int_equal(sp_replay_coarse_ns(3 * ms, 75 * ms), 9 * ms);
-	assert_int_equal(sp_replay_coarse_ns(10 * ms, 75 * ms), 10 * ms);
+	/* but never past 20 ms, and the middle period never past 10 ms */
+	assert_int_equal(sp_replay_coarse_ns(1 * ms, 75 * ms), 20 * ms);
+	assert_int_equal(sp_replay_coarse_ns(3 * ms, 75 * ms), 18 * ms);
+	assert_int_equal(sp_replay_coarse_ns(10 * ms, 75 * ms), 20 * ms);
+	assert_int_equal(sp_replay_mid_ns(1 * ms, 75 * ms), 10 * ms);
+	assert_int_equal(sp_replay_mid_ns(3 * ms, 75 * ms), 9 * ms);
+	assert_int_equal(sp_replay_mid_ns(10 * ms, 75 * ms), 10 * ms);
+	assert_int_equal(sp_replay_mid_ns(1 * ms, 7500000), 7 * ms);
 	/* a 2 ms block: always seen by 1 ms passes, half the time by 4 ms */
 	assert_true(sp_replay_gain(2 * ms, ms, 4 * ms) > 0.49 &&
 	            sp_replay_gain(2 * ms, ms, 4 * ms) < 0.51);
@@ -75,17 +79,27 @@ static void test_wake_period(void **state)
 	s->tick_ns = ms;
 	s->tick_base_ns = 1000 * ms;
 	s->wake_ns = ms;
-	s->wake_coarse_ns = sp_replay_coarse_ns(ms, 0);
+	s->wake_coarse_ns = sp_replay_coarse_ns(ms, 75 * ms);
+	s->wake_mid_ns = sp_replay_mid_ns(ms, 75 * ms);
 	s->threads.n = 4;
 	assert_int_equal(sp_replay_wake_period(s, 2000 * ms), 0); /* start */
 	assert_int_equal(sp_replay_wake_period(s, 2100 * ms), 0); /* early */
 	/* quiet window: coarse */
-	assert_int_equal(sp_replay_wake_period(s, 2200 * ms), 4 * ms);
-	s->wake_ns = 4 * ms;
+	assert_int_equal(sp_replay_wake_period(s, 2200 * ms), 20 * ms);
+	s->wake_ns = 20 * ms;
 	assert_int_equal(sp_replay_wake_period(s, 2400 * ms), 0); /* same */
-	/* 200 ms x 4 threads = 800 thread-ticks; 20 at risk is 2.5 % */
+	/* 200 ms x 4 threads = 800 thread-ticks; 20 at risk is 2.5 %; the
+	 * limit is 0.2 %, 1.6 ticks */
 	s->wake_risk = 20;
-	assert_int_equal(sp_replay_wake_period(s, 2600 * ms), ms);
+	s->wake_risk_mid = 1;
+	assert_int_equal(sp_replay_wake_period(s, 2600 * ms), 10 * ms);
+	s->wake_ns = 10 * ms;
+	s->wake_risk = 20;
+	s->wake_risk_mid = 2;
+	assert_int_equal(sp_replay_wake_period(s, 2800 * ms), ms);
+	s->wake_ns = ms;
+	/* the risks are per window */
+	assert_int_equal(sp_replay_wake_period(s, 3000 * ms), 20 * ms);
 	free(s);
 }
 
