@@ -8,7 +8,9 @@
  *                offcpu=O missed=M fixed_us=F app_pct=A app_base_pct=B
  *                blocked_stacks=K switch_stacks=S probes=P
  *
- * ns_per_sample: sampler CPU / samples; core_pct: sampler CPU / wall time
+ * ns_per_sample: sampler CPU / samples; ns_per_oncpu: sampler CPU / on-CPU
+ * samples (the unwound stacks; in wall mode the other samples are the
+ * blocked threads' replayed ticks, main's among them); core_pct: sampler CPU / wall time
  * (share of one core); unwind_ns: mean time of one unwind.  These are
  * marginal costs: a warm-up run, then a run of SECONDS/4 and one of
  * SECONDS; the difference between the two is the steady state, without
@@ -121,7 +123,7 @@ int main(int argc, char **argv)
 	struct stillprof_options o;
 	struct stillprof_stats w, a, b;
 	stillprof_session *s;
-	double samples, cpu, dur, fixed, app, app_base;
+	double samples, oncpu, cpu, dur, fixed, app, app_base;
 	uint64_t p0 = 0, p1, t0 = 0, t1;
 	pthread_attr_t attr;
 	int n, err;
@@ -184,6 +186,8 @@ int main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	/* run deltas: short = a - w, long = b - a; marginal = long - short */
 	samples = (double)(b.samples - a.samples) - (double)(a.samples - w.samples);
+	oncpu = (double)(b.oncpu_samples - a.oncpu_samples) -
+	        (double)(a.oncpu_samples - w.oncpu_samples);
 	cpu = (double)(b.sampler_cpu_ns - a.sampler_cpu_ns) -
 	      (double)(a.sampler_cpu_ns - w.sampler_cpu_ns);
 	dur = (double)(b.duration_ns - a.duration_ns) -
@@ -191,12 +195,13 @@ int main(int argc, char **argv)
 	fixed = (double)(a.sampler_cpu_ns - w.sampler_cpu_ns) -
 	        (samples > 0 ? cpu / samples : 0) *
 	            (double)(a.samples - w.samples);
-	printf("sampler_cost samples=%llu ns_per_sample=%.0f core_pct=%.2f "
+	printf("sampler_cost samples=%llu ns_per_sample=%.0f ns_per_oncpu=%.0f "
+	       "core_pct=%.2f "
 	       "unwind_ns=%.0f offcpu=%llu missed=%llu fixed_us=%.0f "
 	       "app_pct=%.2f app_base_pct=%.2f blocked_stacks=%s "
 	       "switch_stacks=%llu probes=%llu\n",
 	       (unsigned long long)(b.samples - a.samples),
-	       samples > 0 ? cpu / samples : 0,
+	       samples > 0 ? cpu / samples : 0, oncpu > 0 ? cpu / oncpu : 0,
 	       dur > 0 ? 100.0 * cpu / dur : 0,
 	       b.unwinds > w.unwinds ? (double)(b.unwind_ns - w.unwind_ns) /
 	                                   (double)(b.unwinds - w.unwinds) : 0,
