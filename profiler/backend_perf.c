@@ -50,12 +50,15 @@ const char sp_perf_guarantee[] =
  * small ring lasts at 10 kHz (1.5 ms: wall fidelity was 93 %), and at
  * 1 kHz the longer passes halve the sampler's CPU per sample. */
 #define SP_PERF_RING_BIG_PAGES 256
-/* Big rings at once: SP_PERF_BIG_PER_CPU per online CPU (no more threads
- * can be busy at a time), within [SP_PERF_BIG_MIN, SP_PERF_BIG_MAX]: a
- * pool of hundreds of threads busy in turn would otherwise lock a MiB
- * each.  Past it a busy thread keeps its small, polled ring. */
-#define SP_PERF_BIG_PER_CPU 2
-#define SP_PERF_BIG_MIN 4
+/* Big rings at once: SP_PERF_BIG_PER_CPU per online CPU, within
+ * [SP_PERF_BIG_MIN, SP_PERF_BIG_MAX] (16 MiB on 2 CPUs, at most 64 MiB):
+ * a pool of hundreds of threads busy in turn would otherwise lock a MiB
+ * each.  Past it a busy thread keeps its small, polled ring, which at
+ * 10 kHz fills in 1.5 ms: 2 per CPU (4 here) lost ~1 400 records per
+ * `spin 4 8` run at wall 10 kHz, with the main thread also holding one,
+ * against ~90 with room for all. */
+#define SP_PERF_BIG_PER_CPU 8
+#define SP_PERF_BIG_MIN 16
 #define SP_PERF_BIG_MAX 64
 /* One sample's record, an upper bound: header, tid, time, registers and
  * the stack copy with its two sizes, plus slack for more sample fields. */
@@ -84,13 +87,18 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
 
 /* CPU mode passes every tick_us (20 ms), or as often as a big ring needs
  * when that is not too often (SP_PERF_CPU_TICK_MIN_US: at 10 kHz every
- * 6.2 ms).  At higher rates an idle process would pay the short period
+ * 3.1 ms).  At higher rates an idle process would pay the short period
  * all the time: the pass stays at tick_us and the watermark wakes us. */
 #define SP_PERF_CPU_TICK_MIN_US 2000
 
+/* A big ring is not polled: the passes alone empty it, so they come
+ * within a quarter of the time it holds, half of what the watermark of a
+ * polled ring allows: the rest is slack for a sampling thread that waits
+ * for a CPU (at 10 kHz, 6 ms passes lost records on the loaded VM and
+ * took wall fidelity from 99.1-99.6 % to 98.5 %). */
 uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s)
 {
-	return ring_safe_ns(s, (size_t)SP_PERF_RING_BIG_PAGES * 4096u);
+	return ring_safe_ns(s, (size_t)SP_PERF_RING_BIG_PAGES * 4096u) / 2;
 }
 
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,

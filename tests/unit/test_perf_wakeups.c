@@ -40,16 +40,16 @@ static unsigned tick_for(unsigned interval_us)
 static void test_cpu_tick(void **state)
 {
 	(void)state;
-	/* A big ring (1 MiB) holds 124 samples of 8 KiB + registers: half
-	 * of that at 10 and 20 kHz */
-	assert_int_equal(tick_for(100), 6200);
-	assert_int_equal(tick_for(50), 3100);
+	/* A big ring (1 MiB) holds 124 samples of 8 KiB + registers: a
+	 * quarter of that at 5 and 10 kHz */
+	assert_int_equal(tick_for(200), 6200);
+	assert_int_equal(tick_for(100), 3100);
 	/* rarer samples: the default period is short enough */
 	assert_int_equal(tick_for(1000), 20000);
 	assert_int_equal(tick_for(100000), 20000);
 	/* a period under 2 ms would cost an idle process too much: the
 	 * default, and the watermark wakes the sampler */
-	assert_int_equal(tick_for(25), 20000);
+	assert_int_equal(tick_for(50), 20000);
 	assert_int_equal(tick_for(10), 20000);
 }
 
