@@ -187,6 +187,22 @@ static void set_wake(struct stillprof_session *s, uint64_t wake, uint64_t now)
 		s->wake_ns = wake;
 }
 
+void sp_sampler_catch_up(struct stillprof_session *s, uint64_t now)
+{
+	for (size_t i = 0; i < s->threads.n; i++)
+		s->be->drain(s, s->threads.all[i]);
+	/* Threads found gone: by the back-end (perf: the EXIT record), by
+	 * the rescan, or (a polled perf ring) by POLLHUP. */
+	for (size_t i = s->threads.n; i-- > 0;)
+		if (!s->threads.all[i]->live)
+			s->be->detach(s, s->threads.all[i]);
+	/* perf: switch records give the state at every past tick, so every
+	 * tick since the last pass is emitted exactly (tick_replay.c). */
+	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf)
+		for (size_t i = 0; i < s->threads.n; i++)
+			sp_replay_pass(s, s->threads.all[i], now);
+}
+
 static void on_tick(struct stillprof_session *s)
 {
 	uint64_t exp = 0, now;
@@ -199,20 +215,10 @@ static void on_tick(struct stillprof_session *s)
 	now = sp_now_ns();
 	if (now - s->last_scan_ns >= (uint64_t)s->be->rescan_ms * 1000000u)
 		rescan(s);
-	for (size_t i = 0; i < s->threads.n; i++)
-		s->be->drain(s, s->threads.all[i]);
-	/* Threads found gone: by the back-end (perf: the EXIT record), by
-	 * the rescan, or (a polled perf ring) by POLLHUP. */
-	for (size_t i = s->threads.n; i-- > 0;)
-		if (!s->threads.all[i]->live)
-			s->be->detach(s, s->threads.all[i]);
-	/* perf: switch records give the state at every past tick, so every
-	 * tick since the last pass is emitted exactly (tick_replay.c). */
+	sp_sampler_catch_up(s, now);
 	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf) {
-		uint64_t wake;
-		for (size_t i = 0; i < s->threads.n; i++)
-			sp_replay_pass(s, s->threads.all[i], now);
-		if ((wake = sp_replay_wake_period(s, now)))
+		uint64_t wake = sp_replay_wake_period(s, now);
+		if (wake)
 			set_wake(s, wake, now);
 		return;
 	}

@@ -135,6 +135,10 @@ struct stillprof_session {
 /* sampler.c */
 int sp_sampler_start(struct stillprof_session *s);
 int sp_sampler_stop(struct stillprof_session *s);
+/* On the sampling thread: drain every thread's samples and, in wall mode
+ * (perf), emit the ticks up to now -- a pass without its timer, also run
+ * before a snapshot cut so that the cut holds everything up to it. */
+void sp_sampler_catch_up(struct stillprof_session *s, uint64_t now);
 
 /* backend_perf.c */
 int sp_perf_probe(struct stillprof_session *s);

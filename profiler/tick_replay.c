@@ -195,8 +195,8 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
  * guest whatever it then does (a bare clock_nanosleep loop: 16-31 us per
  * wake-up at 7.5 ms), more than ten samples' work: when the rings can wait
  * longer (busy threads get big rings, backend_perf.c), so do we.  At 1 kHz
- * 7 ms passes gave 2.2-6.7 us of sampler CPU per on-CPU sample, 20 ms
- * passes 1.1-3.2 us (cpu mode, alternating runs).  Threads blocking often
+ * 7 ms passes gave 2.3-3.0 us of sampler CPU per sample, 20 ms passes
+ * 1.3-2.2 us (cpu mode, 2 busy threads, alternating runs).  Threads blocking often
  * with no switch samples keep the probe's latency at the middle period. */
 #define SP_WAKE_COARSE_MAX_NS (20u * 1000 * 1000)
 #define SP_WAKE_MID_MAX_NS (10u * 1000 * 1000)
