@@ -1,12 +1,13 @@
 /*
  * test_perf_wakeups.c - the perf back-end's wake-up policy (backend_perf.c):
  * a ring is drained by the periodic passes, polled for its watermark only
- * when the passes are too rare for it, and CPU mode passes as often as a
- * ring needs at 1 kHz.  The period arithmetic, and a live CPU-mode session
- * whose busy thread writes many rings' worth of samples: they must reach
- * the store, which only happens if the passes drain the ring on time.
- * And a ring that is not polled must not wake the sampling thread at all
- * (counted by the kernel: the thread's voluntary context switches).
+ * when the passes are too rare for it, a busy thread's ring grows (within
+ * a budget), and CPU mode passes every 20 ms at 1 kHz, as often as a big
+ * ring needs at higher rates.  The period arithmetic, and a live CPU-mode
+ * session whose busy thread writes many rings' worth of samples: they
+ * must reach the store, which only happens if the ring is drained on
+ * time.  And a ring that is not polled must not wake the sampling thread
+ * at all (counted by the kernel: the thread's voluntary context switches).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,9 +112,10 @@ static void test_cpu_mode_drains(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
 	assert_int_equal(stillprof_session_stats(s, &st), 0);
-	/* ~300 samples were taken; a ring holds 15, so more than 4 rings'
-	 * worth in the store means the passes drained it while it ran
-	 * (not polled, an undrained ring loses all but the first 15). */
+	/* ~300 samples were taken; a small ring holds 15, so more than 4
+	 * rings' worth in the store means it was drained while it ran
+	 * (polled until its watermark grew it; an undrained ring loses all
+	 * but the first 15). */
 	print_message("cpu mode, 300 ms busy: samples %llu, missed %llu\n",
 	              (unsigned long long)st.samples,
 	              (unsigned long long)st.missed_samples);
@@ -216,9 +218,10 @@ static void hold_sampler(stillprof_session *s, int ms)
 	pthread_mutex_unlock(&s->fork_mu);
 }
 
-/* A busy thread at 10 kHz fills a 32-page ring in 1.5 ms: held 20 ms, the
- * sampler finds records lost, and the thread's ring is made bigger.  The
- * samples go on after the swap, from the new event. */
+/* A busy thread at 10 kHz fills a 32-page ring in 1.5 ms: a drain finds
+ * it half full or records lost (the sampler is also held 20 ms), and the
+ * thread's ring is made bigger.  The samples go on after the swap, from
+ * the new event. */
 static void test_ring_grows(void **state)
 {
 	stillprof_session *s;
@@ -233,7 +236,7 @@ static void test_ring_grows(void **state)
 	assert_int_equal(pthread_create(&t, NULL, busy_thread, NULL), 0);
 	sleep_ms(100);
 	hold_sampler(s, 20);
-	sleep_ms(100); /* a pass or two: the drain sees LOST and grows */
+	sleep_ms(100); /* a pass or two: grown by now */
 	assert_int_equal(s->c.rings_grown, 1);
 	assert_int_equal(s->c.ring_grow_failures, 0);
 	lost_after_grow = s->c.lost_records;
