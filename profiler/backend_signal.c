@@ -281,9 +281,7 @@ static void record_sample(struct stillprof_session *s, struct sp_tstate *ts,
 	in.stack_len = e->stack_len;
 	if (e->stack_len < SP_SIGSLOT_STACK)
 		learn_range(sl, st, e->regs[SP_REG_RSP], t0);
-	n = sp_unwind(s->uw, &in, s->pcs, s->opts.max_depth);
-	s->c.unwind_ns += sp_now_ns() - t0;
-	s->c.unwinds++;
+	n = sp_backend_unwind(s, &in, s->pcs);
 	st->signals++;
 	st->blocked_since_sample = 0;
 	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))

@@ -43,6 +43,16 @@ void sp_alloc_fail_at(unsigned long n);
  * Returns 0 or -ENOMEM; *arr is untouched on failure. */
 int sp_grow(void **arr, size_t *cap, size_t need, size_t len);
 
+/* The same for arrays that grow large in the sampling thread (alloc.c):
+ * in a mapping of their own, grown by mremap, never past max elements
+ * (0: no bound).  Freed by sp_map_free with the same cap and len. */
+int sp_map_grow(void **arr, size_t *cap, size_t need, size_t max,
+                size_t len);
+void sp_map_free(void *arr, size_t cap, size_t len);
+/* Populate the pages of bytes [from, to) of such an array now, in one
+ * system call, rather than by a page fault each as they are written. */
+void sp_map_prefault(void *arr, size_t from, size_t to);
+
 /* log.c: silent unless STILLPROF_LOG is set or a callback is installed. */
 void sp_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -126,7 +126,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 {
 	struct stillprof_session *s = d->s;
 	struct sp_uw_input in;
-	uint64_t t_ns, count, t0, w;
+	uint64_t t_ns, count, w;
 	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u;
 	uint32_t stack;
 	int n;
@@ -154,10 +154,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	 * unwind. */
 	if (sp_perf_read_user(p, end, &in) <= 0)
 		return;
-	t0 = sp_now_ns();
-	n = sp_unwind(s->uw, &in, s->pcs, s->opts.max_depth);
-	s->c.unwind_ns += sp_now_ns() - t0;
-	s->c.unwinds++;
+	n = sp_backend_unwind(s, &in, s->pcs);
 	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))
 		return;
 	d->ts->have_last_stack = 1;

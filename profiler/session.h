@@ -39,6 +39,7 @@ struct sp_backend {
 };
 struct sp_unwinder;
 struct sp_symbols;
+struct sp_uw_input;
 struct sp_snap;
 
 struct sp_counters {
@@ -189,6 +190,10 @@ void sp_backend_describe(struct stillprof_session *s, struct sp_store *st);
  * gone) or -errno (nothing left behind). */
 int sp_backend_attach_begin(struct stillprof_session *s, pid_t tid,
                             struct sp_tstate **out);
+/* A sample's stack unwound into pcs (at most opts.max_depth), counted in
+ * the session's unwind statistics (backend.c).  Returns the frames. */
+int sp_backend_unwind(struct stillprof_session *s,
+                      const struct sp_uw_input *in, uint64_t *pcs);
 
 /* probe.c: stack of a thread blocked in a system call; returns 1 and the
  * store stack index, 0 when the thread is running, -errno on failure. */

@@ -113,8 +113,9 @@ struct sp_store {
 	uint32_t *buckets;        /* intern hash table: stack index + 1 */
 	size_t n_buckets;
 
-	struct sp_sample *samples;
+	struct sp_sample *samples; /* sp_map_grow'n (alloc.c) */
 	size_t n_samples, cap_samples;
+	size_t samples_ready; /* samples[0..ready) are populated */
 
 	/* resolved (sp_store_resolve) */
 	struct sp_frame *frames;

@@ -309,7 +309,7 @@ static void take(struct stillprof_session *s, struct sp_tstate *ts,
 {
 	struct sp_switch_pending *pd = s->switch_pending;
 	struct sp_uw_input in;
-	uint64_t t_ns, t0;
+	uint64_t t_ns;
 	int n;
 
 	pd->tid = 0;
@@ -320,10 +320,7 @@ static void take(struct stillprof_session *s, struct sp_tstate *ts,
 	p += 8;
 	if (sp_perf_read_user(p, end, &in) <= 0)
 		return; /* no user registers: nothing to unwind */
-	t0 = sp_now_ns();
-	n = sp_unwind(s->uw, &in, pd->pcs, s->opts.max_depth);
-	s->c.unwind_ns += sp_now_ns() - t0;
-	s->c.unwinds++;
+	n = sp_backend_unwind(s, &in, pd->pcs);
 	if (n <= 0)
 		return; /* the probe may do better */
 	pd->n = (uint32_t)n;

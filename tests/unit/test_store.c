@@ -491,6 +491,99 @@ static void test_store_reused_tid_gets_new_entry(void **state)
 	sp_store_free(st);
 }
 
+/* Samples far past one mapping's first sizes (several mremaps, which may
+ * move the array, and the batches populated ahead) keep every value in
+ * order; a bound that doubling would pass is taken exactly. */
+static void test_store_many_samples_survive_growth(void **state)
+{
+	enum { N = 400000, BOUND = 300001 };
+	struct sp_store *st;
+	uint64_t pcs[2] = {0x1000, 0x1100};
+	uint32_t stk[2], thr[3];
+	(void)state;
+
+	for (int bounded = 0; bounded < 2; bounded++) {
+		size_t want = bounded ? BOUND : N;
+		st = new_store();
+		st->limits.max_samples = bounded ? BOUND : 0;
+		stk[0] = intern(st, pcs, 1);
+		stk[1] = intern(st, pcs, 2);
+		for (int t = 0; t < 3; t++)
+			assert_int_equal(sp_store_thread(st, 100 + t, "w",
+			                                 &thr[t]), 0);
+		for (uint32_t i = 0; i < N; i++) {
+			int err = sp_store_add_sample(st, stk[i & 1],
+			                              thr[i % 3],
+			                              1000u * i + 7, i & 3);
+			assert_int_equal(err, i < want ? 0 : -ENOSPC);
+		}
+		assert_int_equal(st->n_samples, want);
+		assert_true(st->cap_samples >= want);
+		assert_true(st->samples_ready <= st->cap_samples);
+		if (bounded) {
+			assert_int_equal(st->cap_samples, BOUND);
+			assert_int_equal(st->info.dropped_sample_limit,
+			                 N - BOUND);
+		}
+		for (uint32_t i = 0; i < want; i++) {
+			const struct sp_sample *sm = &st->samples[i];
+			assert_int_equal(sm->stack, stk[i & 1]);
+			assert_int_equal(sm->thread, thr[i % 3]);
+			assert_int_equal(sm->t_ns, 1000u * i + 7);
+			assert_int_equal(sm->state, i & 3);
+		}
+		sp_store_free(st);
+	}
+}
+
+/* sp_map_grow: contents kept, whole pages used, the bound kept, and a
+ * failure (injected, or a size that overflows) leaves the array as it
+ * was; sp_map_prefault leaves the contents alone. */
+static void test_map_grow(void **state)
+{
+	uint32_t *a = NULL, *before;
+	size_t cap = 0, cap_before;
+	(void)state;
+
+	assert_int_equal(sp_map_grow((void **)&a, &cap, 10, 0, sizeof(*a)), 0);
+	assert_non_null(a);
+	assert_true(cap >= 10 && cap * sizeof(*a) % 4096 == 0);
+	for (uint32_t i = 0; i < cap; i++)
+		a[i] = i * 3u;
+	for (size_t need = cap + 1; need < (4u << 20); need *= 3) {
+		size_t old = cap;
+		assert_int_equal(sp_map_grow((void **)&a, &cap, need, 0,
+		                             sizeof(*a)), 0);
+		assert_true(cap >= need);
+		sp_map_prefault(a, old * sizeof(*a), cap * sizeof(*a));
+		for (uint32_t i = 0; i < old; i++)
+			assert_int_equal(a[i], i * 3u);
+		for (size_t i = old; i < cap; i++) {
+			assert_int_equal(a[i], 0); /* fresh pages */
+			a[i] = (uint32_t)i * 3u;
+		}
+	}
+	before = a;
+	cap_before = cap;
+	assert_int_equal(sp_map_grow((void **)&a, &cap, cap, 0, sizeof(*a)), 0);
+	assert_ptr_equal(a, before); /* nothing to do */
+	sp_alloc_fail_at(1);
+	assert_int_equal(sp_map_grow((void **)&a, &cap, cap + 1, 0,
+	                             sizeof(*a)), -ENOMEM);
+	sp_alloc_fail_at(0);
+	assert_int_equal(sp_map_grow((void **)&a, &cap, SIZE_MAX / 2, 0,
+	                             sizeof(*a)), -ENOMEM);
+	assert_ptr_equal(a, before);
+	assert_int_equal(cap, cap_before);
+	assert_int_equal(a[cap - 1], (uint32_t)(cap - 1) * 3u);
+	/* A bound below the doubling is taken as it is. */
+	assert_int_equal(sp_map_grow((void **)&a, &cap, cap + 1, cap + 5,
+	                             sizeof(*a)), 0);
+	assert_int_equal(cap, cap_before + 5);
+	assert_int_equal(a[cap_before - 1], (uint32_t)(cap_before - 1) * 3u);
+	sp_map_free(a, cap, sizeof(*a));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +598,8 @@ int main(void)
 		cmocka_unit_test(test_store_add_frame),
 		cmocka_unit_test(test_store_oom_loop),
 		cmocka_unit_test(test_store_resolve_retry_after_oom),
+		cmocka_unit_test(test_store_many_samples_survive_growth),
+		cmocka_unit_test(test_map_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
