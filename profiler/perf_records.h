@@ -28,6 +28,8 @@ void sp_perf_close_weight(struct stillprof_session *s, struct sp_tstate *ts);
  * stack points into the record.  Returns 1, 0 when the sample has no user
  * registers (a kernel thread's), -1 when the record is cut short. */
 int sp_perf_read_user(const char *p, const char *end, struct sp_uw_input *in);
+/* Start loading the lines of such a record that the unwind will read. */
+void sp_perf_prefetch_user(const char *p, const char *end, size_t stack_need);
 
 /* backend_perf.c: attach a thread created while we sample (its FORK
  * record); its CPU time before the event counted goes to its first

@@ -58,6 +58,8 @@ struct sp_tstate {
 	uint64_t probe_failures;
 	uint64_t probe_hint_end; /* probe_copy.c: end of the stack the last
 	                          * probe's unwind wanted (0: none yet) */
+	uint32_t sample_need;    /* bytes above rsp the last perf sample's
+	                          * unwind read (perf_records.c prefetches) */
 	struct sp_sig_thread *sig; /* signal back-end state (backend_signal.c) */
 	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
 	                          * no tick before it may sample the thread */
