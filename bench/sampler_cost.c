@@ -10,19 +10,22 @@
  *
  * ns_per_sample: sampler CPU / samples; ns_per_oncpu: sampler CPU / on-CPU
  * samples (the unwound stacks; in wall mode the other samples are the
- * blocked threads' replayed ticks, main's among them); core_pct: sampler CPU / wall time
- * (share of one core); unwind_ns: mean time of one unwind.  These are
- * marginal costs: a warm-up run, then a run of SECONDS/4 and one of
- * SECONDS; the difference between the two is the steady state, without
- * one-time costs (unwind tables, first symbol look-ups) and without the
- * fixed cost of a start/stop (attaching and detaching every thread), which
- * is printed apart as fixed_us (sampler CPU per start/stop).  samples,
- * offcpu, missed: of the long run.  app_pct: the CPU of the process
- * less the sampling thread's during the long run, in % of one core, and
- * app_base_pct the same over SECONDS/2 without profiling (what sampling
- * costs the application threads themselves).  blocked_stacks: how blocked
- * stacks were read (wall mode); switch_stacks, probes: episodes read each
- * way in the long run.
+ * blocked threads' replayed ticks, main's among them); core_pct: sampler
+ * CPU / wall time (share of one core); unwind_ns: mean time of one unwind.
+ * These are steady-state costs, measured over a window of one run: after
+ * a warm-up start/stop (unwind tables, first symbol look-ups), a run
+ * starts, settles for SECONDS/4 (attaching every thread, growing the busy
+ * threads' rings), and the live statistics are read at the start and end
+ * of the next SECONDS.  The run's start/stop cost is printed apart as
+ * fixed_us: its whole sampler CPU less the window's rate times its
+ * samples.  (A first version took the difference of a short and a long
+ * run; the fixed cost, 1-20 ms and as noisy, moved the result by 2x.)
+ * samples, offcpu, missed: of the window.  app_pct: the CPU of the
+ * process less the sampling thread's during the window, in % of one
+ * core, and app_base_pct the same over SECONDS/2 without profiling (what
+ * sampling costs the application threads themselves).  blocked_stacks:
+ * how blocked stacks were read (wall mode); switch_stacks, probes:
+ * episodes read each way in the window.
  *
  * Workers are `busy` (compute all the time), `server` (compute ~50 us,
  * then sleep 20 ms: a pool of threads that wake often) or `idle` (sleep
@@ -101,30 +104,46 @@ static uint64_t mono_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
-/* One start/stop of `secs`; *st: the session's statistics after it. */
-static int run_once(stillprof_session *s, double secs,
-                    struct stillprof_stats *st)
+static void sleep_s(double secs)
 {
-	struct timespec run;
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* One start/stop: `settle` seconds, then the window of `secs` between the
+ * live statistics *a and *b (p0/p1, t0/t1: process CPU and time at
+ * each), *st: the statistics after the stop. */
+static int run_once(stillprof_session *s, double settle, double secs,
+                    struct stillprof_stats *a, struct stillprof_stats *b,
+                    uint64_t *p, uint64_t *t, struct stillprof_stats *st)
+{
 	int err = stillprof_session_start(s);
 
 	if (err)
 		return err;
-	run.tv_sec = (time_t)secs;
-	run.tv_nsec = (long)((secs - (double)run.tv_sec) * 1e9);
-	nanosleep(&run, NULL);
+	sleep_s(settle);
+	p[0] = proc_cpu_ns();
+	t[0] = mono_ns();
+	stillprof_session_stats(s, a);
+	sleep_s(secs);
+	stillprof_session_stats(s, b);
+	p[1] = proc_cpu_ns();
+	t[1] = mono_ns();
 	stillprof_session_stop(s);
 	return stillprof_session_stats(s, st);
 }
 
 int main(int argc, char **argv)
 {
-	static pthread_t t[MAX_THREADS];
+	static pthread_t t_workers[MAX_THREADS];
 	struct stillprof_options o;
-	struct stillprof_stats w, a, b;
+	struct stillprof_stats w, a, b, end;
 	stillprof_session *s;
 	double samples, oncpu, cpu, dur, fixed, app, app_base;
-	uint64_t p0 = 0, p1, t0 = 0, t1;
+	uint64_t p[2], t[2];
 	pthread_attr_t attr;
 	int n, err;
 	double secs;
@@ -147,7 +166,7 @@ int main(int argc, char **argv)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	for (int i = 0; i < n; i++)
-		if (pthread_create(&t[i], &attr, worker,
+		if (pthread_create(&t_workers[i], &attr, worker,
 		                   (void *)(uintptr_t)(i + 1))) {
 			perror("sampler_cost: pthread_create");
 			return 1;
@@ -156,45 +175,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sampler_cost: %s\n", stillprof_strerror(err));
 		return 1;
 	}
-	/* Warm-up (unwind tables, symbols), then a short and a long run:
-	 * each start/stop pays the same fixed cost (attaching and detaching
-	 * every thread), so the difference of the two runs is the cost of
-	 * sampling alone. */
-	if ((err = run_once(s, 0.3, &w)) || (err = run_once(s, secs / 4, &a)) ||
-	    (p0 = proc_cpu_ns(), t0 = mono_ns(),
-	     err = run_once(s, secs, &b))) {
+	/* Warm-up (unwind tables, symbols), then the measured run. */
+	if ((err = run_once(s, 0.3, 0, &a, &b, p, t, &w)) ||
+	    (err = run_once(s, secs / 4, secs, &a, &b, p, t, &end))) {
 		fprintf(stderr, "sampler_cost: cannot profile: %s\n",
 		        stillprof_strerror(err));
 		return err == STILLPROF_EPERFDENIED ? 77 : 1;
 	}
-	p1 = proc_cpu_ns();
-	t1 = mono_ns();
-	/* The application threads' own CPU: the long run's process CPU
-	 * less the sampling thread's, against a run without profiling. */
-	app = (double)(p1 - p0) - (double)(b.sampler_cpu_ns - a.sampler_cpu_ns);
-	app /= (double)(t1 - t0);
+	/* The application threads' own CPU: the window's process CPU less
+	 * the sampling thread's, against a run without profiling. */
+	cpu = (double)(b.sampler_cpu_ns - a.sampler_cpu_ns);
+	app = ((double)(p[1] - p[0]) - cpu) / (double)(t[1] - t[0]);
 	{
-		struct timespec half = {(time_t)(secs / 2),
-		                        (long)((secs / 2 - (double)(time_t)(secs / 2)) * 1e9)};
-		p0 = proc_cpu_ns();
-		t0 = mono_ns();
-		nanosleep(&half, NULL);
+		uint64_t p0 = proc_cpu_ns(), t0 = mono_ns();
+		sleep_s(secs / 2);
 		app_base = (double)(proc_cpu_ns() - p0) / (double)(mono_ns() - t0);
 	}
 	atomic_store(&running, 0);
 	for (int i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
-	/* run deltas: short = a - w, long = b - a; marginal = long - short */
-	samples = (double)(b.samples - a.samples) - (double)(a.samples - w.samples);
-	oncpu = (double)(b.oncpu_samples - a.oncpu_samples) -
-	        (double)(a.oncpu_samples - w.oncpu_samples);
-	cpu = (double)(b.sampler_cpu_ns - a.sampler_cpu_ns) -
-	      (double)(a.sampler_cpu_ns - w.sampler_cpu_ns);
-	dur = (double)(b.duration_ns - a.duration_ns) -
-	      (double)(a.duration_ns - w.duration_ns);
-	fixed = (double)(a.sampler_cpu_ns - w.sampler_cpu_ns) -
+		pthread_join(t_workers[i], NULL);
+	samples = (double)(b.samples - a.samples);
+	oncpu = (double)(b.oncpu_samples - a.oncpu_samples);
+	dur = (double)(t[1] - t[0]);
+	fixed = (double)(end.sampler_cpu_ns - w.sampler_cpu_ns) -
 	        (samples > 0 ? cpu / samples : 0) *
-	            (double)(a.samples - w.samples);
+	            (double)(end.samples - w.samples);
 	printf("sampler_cost samples=%llu ns_per_sample=%.0f ns_per_oncpu=%.0f "
 	       "core_pct=%.2f "
 	       "unwind_ns=%.0f offcpu=%llu missed=%llu fixed_us=%.0f "
@@ -203,8 +208,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)(b.samples - a.samples),
 	       samples > 0 ? cpu / samples : 0, oncpu > 0 ? cpu / oncpu : 0,
 	       dur > 0 ? 100.0 * cpu / dur : 0,
-	       b.unwinds > w.unwinds ? (double)(b.unwind_ns - w.unwind_ns) /
-	                                   (double)(b.unwinds - w.unwinds) : 0,
+	       b.unwinds > a.unwinds ? (double)(b.unwind_ns - a.unwind_ns) /
+	                                   (double)(b.unwinds - a.unwinds) : 0,
 	       (unsigned long long)(b.offcpu_samples - a.offcpu_samples),
 	       (unsigned long long)(b.missed_samples - a.missed_samples),
 	       fixed / 1e3, 100.0 * app, 100.0 * app_base,

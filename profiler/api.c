@@ -241,7 +241,10 @@ int stillprof_session_stats_sized(const stillprof_session *s,
 		st->threads_seen = s->store->n_threads;
 		st->unique_stacks = s->store->n_stacks;
 	}
-	st->sampler_cpu_ns = s->c.sampler_cpu_ns;
+	/* A running sampling thread's CPU so far, so that a caller can
+	 * measure it over a window of the run (bench/sampler_cost). */
+	st->sampler_cpu_ns = s->c.sampler_cpu_ns +
+	                     (s->running ? sp_sampler_cpu_ns(s) : 0);
 	st->unwind_ns = s->c.unwind_ns;
 	st->unwinds = s->c.unwinds;
 	st->duration_ns = s->store->info.duration_ns;

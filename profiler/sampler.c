@@ -374,6 +374,10 @@ int sp_sampler_start(struct stillprof_session *s)
 	err = sp_thread_spawn(&s->thread, sampler_main, s);
 	if (err)
 		goto err_out;
+	/* The clock, not the pthread_t: stats may read it after the thread
+	 * has exited (clock_gettime then fails), never a joined handle. */
+	s->sampler_clock_ok = !pthread_getcpuclockid(s->thread,
+	                                             &s->sampler_clock);
 	return 0;
 err_errno:
 	err = -errno;
@@ -383,6 +387,15 @@ err_out:
 	close_loop_fds(s);
 	sp_threads_fini(&s->threads);
 	return err;
+}
+
+uint64_t sp_sampler_cpu_ns(const struct stillprof_session *s)
+{
+	struct timespec cpu;
+
+	if (!s->sampler_clock_ok || clock_gettime(s->sampler_clock, &cpu))
+		return 0;
+	return (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
 }
 
 int sp_sampler_stop(struct stillprof_session *s)

@@ -111,6 +111,10 @@ struct stillprof_session {
 
 	/* owned by the sampling thread while running */
 	pid_t sampler_tid;
+	/* The sampling thread's CPU clock, read by stats while it runs;
+	 * sampler_clock_ok 0 if pthread_getcpuclockid failed. */
+	clockid_t sampler_clock;
+	int sampler_clock_ok;
 	struct sp_store *store;
 	struct sp_maps *maps;
 	struct sp_unwinder *uw;
@@ -135,6 +139,9 @@ struct stillprof_session {
 
 /* sampler.c */
 int sp_sampler_start(struct stillprof_session *s);
+/* CPU time of the running sampling thread so far; 0 if unreadable (it
+ * has exited after an error: its time is then in c.sampler_cpu_ns). */
+uint64_t sp_sampler_cpu_ns(const struct stillprof_session *s);
 int sp_sampler_stop(struct stillprof_session *s);
 /* On the sampling thread: drain every thread's samples and, in wall mode
  * (perf), emit the ticks up to now -- a pass without its timer, also run

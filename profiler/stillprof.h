@@ -223,8 +223,10 @@ struct stillprof_stats {
 	uint64_t offcpu_samples;  /* blocked-thread samples (wall mode) */
 	uint64_t threads_seen;    /* distinct threads sampled or attached */
 	uint64_t unique_stacks;
-	uint64_t sampler_cpu_ns;  /* CPU time consumed by the sampling thread */
-	uint64_t unwind_ns;       /* time spent unwinding in the sampler */
+	uint64_t sampler_cpu_ns;  /* CPU time consumed by the sampling thread
+	                           * (while it runs: up to now) */
+	uint64_t unwind_ns;       /* time spent unwinding in the sampler
+	                           * (one unwind in 16 is timed) */
 	uint64_t unwinds;         /* stacks unwound */
 	uint64_t duration_ns;     /* wall time between starts and stops */
 	const char *backend;      /* e.g. "perf_event" (static storage) */
@@ -244,10 +246,12 @@ struct stillprof_stats {
 };
 
 /*
- * Fill *st.  The struct grows at its end from release to release: size is
- * the caller's sizeof(struct stillprof_stats), and at most that many bytes
- * are written, so a program built against an older header keeps working
- * with a newer library.  Call it through the macro, which passes the size.
+ * Fill *st; while the session runs, any thread may call it (not
+ * concurrently with start or stop).  The struct grows at its end from
+ * release to release: size is the caller's sizeof(struct stillprof_stats),
+ * and at most that many bytes are written, so a program built against an
+ * older header keeps working with a newer library.  Call it through the
+ * macro, which passes the size.
  */
 STILLPROF_API int stillprof_session_stats_sized(const stillprof_session *s,
                                                 struct stillprof_stats *st,

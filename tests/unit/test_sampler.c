@@ -220,6 +220,49 @@ static void test_sampler_samples_every_thread(void **state)
 	close(pipe_fds[1]);
 }
 
+/* While a session runs, stats give the sampling thread's CPU up to now
+ * (a caller can measure it over a window of the run); after stop the
+ * total keeps it, and the next run adds to it. */
+static void test_sampler_stats_live_sampler_cpu(void **state)
+{
+	struct stillprof_options o;
+	stillprof_session *s;
+	struct stillprof_stats a, b, c, d;
+	pthread_t busy;
+	(void)state;
+
+	if (!perf_usable())
+		skip();
+	atomic_store(&stop_flag, 0);
+	pthread_create(&busy, NULL, busy_thread, NULL);
+	stillprof_options_init(&o);
+	o.interval_us = 200; /* 5 kHz: the sampler works every pass */
+	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	assert_int_equal(stillprof_session_start(s), 0);
+	sleep_ms(100);
+	assert_int_equal(stillprof_session_stats(s, &a), 0);
+	sleep_ms(300);
+	assert_int_equal(stillprof_session_stats(s, &b), 0);
+	assert_true(a.sampler_cpu_ns > 0);
+	assert_true(b.samples > a.samples);
+	assert_true(b.sampler_cpu_ns > a.sampler_cpu_ns);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	assert_int_equal(stillprof_session_stats(s, &c), 0);
+	assert_true(c.sampler_cpu_ns >= b.sampler_cpu_ns);
+	assert_int_equal(stillprof_session_start(s), 0);
+	sleep_ms(100);
+	assert_int_equal(stillprof_session_stats(s, &d), 0);
+	assert_true(d.sampler_cpu_ns > c.sampler_cpu_ns);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	atomic_store(&stop_flag, 1);
+	pthread_join(busy, NULL);
+	printf("# sampler CPU: %llu ns after 100 ms, %llu after 400 ms, "
+	       "%llu at stop\n", (unsigned long long)a.sampler_cpu_ns,
+	       (unsigned long long)b.sampler_cpu_ns,
+	       (unsigned long long)c.sampler_cpu_ns);
+	stillprof_session_free(s);
+}
+
 static void test_sampler_write_errors(void **state)
 {
 	struct stillprof_options o;
@@ -373,6 +416,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sampler_start_stop_cycles_leak_nothing),
 		cmocka_unit_test(test_sampler_samples_every_thread),
+		cmocka_unit_test(test_sampler_stats_live_sampler_cpu),
 		cmocka_unit_test(test_sampler_write_errors),
 		cmocka_unit_test(test_sampler_refuses_when_perf_denied),
 		cmocka_unit_test(test_sampler_auto_falls_back_when_perf_denied),
