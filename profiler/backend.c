@@ -16,10 +16,11 @@
 #include "unwind.h"
 
 /* Wall mode drains every tick or coarser (tick_replay.c); CPU mode only
- * needs to empty the rings: as rarely as big rings allow, since each
- * wake-up costs the sampling thread more than ten samples' work
- * (backend_perf.c, SP_PERF_RING_BIG_PAGES). */
-#define SP_PERF_CPU_TICK_US 20000
+ * needs to empty the rings: as rarely as big rings allow (31 ms at 1 kHz),
+ * since each wake-up costs the sampling thread more than ten samples'
+ * work (backend_perf.c, SP_PERF_RING_BIG_PAGES), and at most every 50 ms
+ * at low rates (stats and rescans follow the passes). */
+#define SP_PERF_CPU_TICK_US 50000
 
 const struct sp_backend sp_backend_perf = {
     .name = sp_perf_backend_name,

@@ -41,7 +41,7 @@ const char sp_perf_guarantee[] =
  * 8 MB/s, so 32 pages hold ~16 ms.  Rings are per thread and locked
  * memory: 256 threads take 32 MiB. */
 #define SP_PERF_RING_PAGES 32
-/* Busy threads get a bigger ring: the passes are paced by it (20 ms at
+/* Busy threads get a bigger ring: the passes are paced by it (31 ms at
  * 1 kHz, see sp_perf_ring_wait_ns), so a small ring is polled and a busy
  * thread wakes us at its watermark, half a small ring; a ring found half
  * full there, or that lost records, is opened again with 1 MiB (62 ms at
@@ -85,7 +85,7 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
 	return data_len / SP_PERF_SAMPLE_BYTES * iv / 2;
 }
 
-/* CPU mode passes every tick_us (20 ms), or as often as a big ring needs
+/* CPU mode passes every tick_us (50 ms), or as often as a big ring needs
  * when that is not too often (SP_PERF_CPU_TICK_MIN_US: at 10 kHz every
  * 3.1 ms).  At higher rates an idle process would pay the short period
  * all the time: the pass stays at tick_us and the watermark wakes us. */
@@ -94,7 +94,7 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
 /* A big ring is not polled: the passes alone empty it, so they come
  * within a quarter of the time it holds, half of what the watermark of a
  * polled ring allows: the rest is slack for a sampling thread that waits
- * for a CPU.  At 1 kHz that is 31 ms (passes stay at 20 ms); at 10 kHz
+ * for a CPU.  At 1 kHz that is 31 ms, the passes' period; at 10 kHz
  * 3.1 ms, and wall passes stay at their 4 ms minimum as before big rings
  * paced them. */
 uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s)

@@ -234,7 +234,7 @@ void sp_snap_on_event(struct stillprof_session *s, uint64_t tag)
 		if (read(n->cut_efd, &v, sizeof(v)) < 0)
 			return; /* spurious: nothing asked */
 		want = atomic_load(&n->cut_req);
-		/* Passes are up to 20 ms apart: without this a cut would
+		/* Passes are up to 50 ms apart: without this a cut would
 		 * miss the samples still in the rings. */
 		sp_sampler_catch_up(s, sp_now_ns());
 		cut(s);

@@ -248,6 +248,12 @@ int sp_switch_intern(struct stillprof_session *s, struct sp_tstate *ts,
  * has at most 1/n of its episodes with a tick. */
 #define SP_SWITCH_PER_TICK 2
 
+/* A polled ring's watermark wakes the sampling thread at half the ring,
+ * so for it the wait between passes is not the bound: it keeps the rate
+ * it had when passes were at most 20 ms apart (~350 a second for a small
+ * ring at 1 kHz) instead of falling with longer passes. */
+#define SP_SWITCH_POLLED_WAIT_NS (20u * 1000 * 1000)
+
 /* Switch samples a thread may produce per second: SP_SWITCH_ON, or fewer
  * when half its ring would not hold those of the longest wait between two
  * passes (a ring that overflows loses switch records too), or when the
@@ -260,6 +266,8 @@ static uint64_t max_rate(const struct stillprof_session *s,
 	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
 	uint64_t most = SP_SWITCH_ON;
 
+	if (ts->ring_polled && pass > SP_SWITCH_POLLED_WAIT_NS)
+		pass = SP_SWITCH_POLLED_WAIT_NS;
 	if (s->tick_ns &&
 	    SP_SWITCH_PER_TICK * 1000000000u / s->tick_ns < most)
 		most = SP_SWITCH_PER_TICK * 1000000000u / s->tick_ns;

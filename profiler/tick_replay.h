@@ -34,7 +34,7 @@ void sp_replay_pass(struct stillprof_session *s, struct sp_tstate *ts,
 uint64_t sp_replay_wake_period(struct stillprof_session *s, uint64_t now);
 /* The coarse period for interval iv: a whole number of ticks, at least
  * SP_WAKE_COARSE_NS, longer up to wait_ns (how long the rings can wait
- * for a pass) but not past SP_WAKE_COARSE_MAX_NS (20 ms); the middle one
+ * for a pass) but not past SP_WAKE_COARSE_MAX_NS (50 ms); the middle one
  * the same within SP_WAKE_MID_MAX_NS (10 ms). */
 uint64_t sp_replay_coarse_ns(uint64_t iv, uint64_t wait_ns);
 uint64_t sp_replay_mid_ns(uint64_t iv, uint64_t wait_ns);

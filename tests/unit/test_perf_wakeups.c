@@ -2,7 +2,7 @@
  * test_perf_wakeups.c - the perf back-end's wake-up policy (backend_perf.c):
  * a ring is drained by the periodic passes, polled for its watermark only
  * when the passes are too rare for it, a busy thread's ring grows (within
- * a budget), and CPU mode passes every 20 ms at 1 kHz, as often as a big
+ * a budget), and CPU mode passes every 31 ms at 1 kHz, as often as a big
  * ring needs at higher rates.  The period arithmetic, and a live CPU-mode
  * session whose busy thread writes many rings' worth of samples: they
  * must reach the store, which only happens if the ring is drained on
@@ -35,23 +35,24 @@ static unsigned tick_for(unsigned interval_us)
 
 	memset(&s, 0, sizeof(s));
 	s.opts.interval_us = interval_us;
-	return sp_perf_cpu_tick_us(&s, 20000);
+	return sp_perf_cpu_tick_us(&s, sp_backend_perf.cpu_tick_us);
 }
 
 static void test_cpu_tick(void **state)
 {
 	(void)state;
 	/* A big ring (1 MiB) holds 124 samples of 8 KiB + registers: a
-	 * quarter of that at 5 and 10 kHz */
+	 * quarter of that at 1, 5 and 10 kHz */
+	assert_int_equal(tick_for(1000), 31000);
 	assert_int_equal(tick_for(200), 6200);
 	assert_int_equal(tick_for(100), 3100);
-	/* rarer samples: the default period is short enough */
-	assert_int_equal(tick_for(1000), 20000);
-	assert_int_equal(tick_for(100000), 20000);
+	/* rarer samples: the default period (50 ms) is short enough */
+	assert_int_equal(tick_for(2000), 50000);
+	assert_int_equal(tick_for(100000), 50000);
 	/* a period under 2 ms would cost an idle process too much: the
 	 * default, and the watermark wakes the sampler */
-	assert_int_equal(tick_for(50), 20000);
-	assert_int_equal(tick_for(10), 20000);
+	assert_int_equal(tick_for(50), 50000);
+	assert_int_equal(tick_for(10), 50000);
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -155,7 +156,7 @@ static long voluntary_switches(pid_t tid)
 	return v;
 }
 
-/* Two busy threads at 1 kHz in CPU mode (passes every 20 ms) for 1 s: the
+/* Two busy threads at 1 kHz in CPU mode (passes every 31 ms) for 1 s: the
  * sampling thread may block once per pass.  Their small rings (7.5 ms of
  * samples) are polled until the first watermark gives them big ones,
  * which are not: a ring in the epoll set would add a wake-up per half
@@ -168,7 +169,7 @@ static void test_unpolled_rings_do_not_wake(void **state)
 	pid_t before[64], after[64], sampler = 0;
 	int nb, na;
 	long v0, v1;
-	uint64_t t0, t1;
+	uint64_t t0, t1, tick_ns;
 	pthread_t t[2];
 
 	(void)state;
@@ -195,14 +196,16 @@ static void test_unpolled_rings_do_not_wake(void **state)
 	sleep_ms(1000);
 	v1 = voluntary_switches(sampler);
 	t1 = mono_ns();
+	tick_ns = s->tick_ns;
 	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	assert_int_equal(stillprof_session_stop(s), 0);
 	stillprof_session_free(s);
 	{
-		/* One pass per 20 ms, plus slack for the stop and a rescan. */
-		long passes = (long)((t1 - t0) / 20000000u);
+		/* One pass per period, plus slack for the stop and a
+		 * rescan. */
+		long passes = (long)((t1 - t0) / tick_ns);
 		print_message("sampler blocked %ld times in %.2f s (%ld passes)\n",
 		              v1 - v0, (double)(t1 - t0) / 1e9, passes);
 		assert_true(v1 - v0 <= passes + passes / 4 + 10);

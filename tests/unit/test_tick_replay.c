@@ -60,10 +60,12 @@ static void test_wake_period(void **state)
 	/* longer when the rings can wait: whole ticks within the wait */
 	assert_int_equal(sp_replay_coarse_ns(1 * ms, 7500000), 7 * ms);
 	assert_int_equal(sp_replay_coarse_ns(100000, 750000), 4 * ms);
-	/* but never past 20 ms, and the middle period never past 10 ms */
-	assert_int_equal(sp_replay_coarse_ns(1 * ms, 75 * ms), 20 * ms);
-	assert_int_equal(sp_replay_coarse_ns(3 * ms, 75 * ms), 18 * ms);
-	assert_int_equal(sp_replay_coarse_ns(10 * ms, 75 * ms), 20 * ms);
+	/* a big ring at 1 kHz (31 ms of wait) sets it; never past 50 ms,
+	 * and the middle period never past 10 ms */
+	assert_int_equal(sp_replay_coarse_ns(1 * ms, 31 * ms), 31 * ms);
+	assert_int_equal(sp_replay_coarse_ns(1 * ms, 75 * ms), 50 * ms);
+	assert_int_equal(sp_replay_coarse_ns(3 * ms, 75 * ms), 48 * ms);
+	assert_int_equal(sp_replay_coarse_ns(10 * ms, 75 * ms), 50 * ms);
 	assert_int_equal(sp_replay_mid_ns(1 * ms, 75 * ms), 10 * ms);
 	assert_int_equal(sp_replay_mid_ns(3 * ms, 75 * ms), 9 * ms);
 	assert_int_equal(sp_replay_mid_ns(10 * ms, 75 * ms), 10 * ms);
@@ -85,8 +87,8 @@ static void test_wake_period(void **state)
 	assert_int_equal(sp_replay_wake_period(s, 2000 * ms), 0); /* start */
 	assert_int_equal(sp_replay_wake_period(s, 2100 * ms), 0); /* early */
 	/* quiet window: coarse */
-	assert_int_equal(sp_replay_wake_period(s, 2200 * ms), 20 * ms);
-	s->wake_ns = 20 * ms;
+	assert_int_equal(sp_replay_wake_period(s, 2200 * ms), 50 * ms);
+	s->wake_ns = 50 * ms;
 	assert_int_equal(sp_replay_wake_period(s, 2400 * ms), 0); /* same */
 	/* 200 ms x 4 threads = 800 thread-ticks; 20 at risk is 2.5 %; the
 	 * limit is 0.2 %, 1.6 ticks */
@@ -99,7 +101,7 @@ static void test_wake_period(void **state)
 	assert_int_equal(sp_replay_wake_period(s, 2800 * ms), ms);
 	s->wake_ns = ms;
 	/* the risks are per window */
-	assert_int_equal(sp_replay_wake_period(s, 3000 * ms), 20 * ms);
+	assert_int_equal(sp_replay_wake_period(s, 3000 * ms), 50 * ms);
 	free(s);
 }
 
