@@ -118,12 +118,12 @@ static size_t page_round(size_t bytes)
 int sp_map_grow(void **arr, size_t *cap, size_t need, size_t max,
                 size_t len)
 {
-	size_t ncap = *cap ? *cap : 16, old_bytes = page_round(*cap * len);
-	size_t bytes;
+	size_t ncap = *cap ? *cap : 16, old_bytes, bytes;
 	void *p;
 
 	if (need <= *cap)
-		return 0;
+		return 0; /* every sample: nothing else before this */
+	old_bytes = page_round(*cap * len);
 	while (ncap < need)
 		if (__builtin_mul_overflow(ncap, 2, &ncap))
 			return -ENOMEM;
