@@ -320,8 +320,8 @@ static void test_period_counts(void **state)
 	/* The tap starts at the cut it made: the counts at that cut are its
 	 * base (the cut replays the ticks up to it, and a tick of a thread
 	 * whose stack could not be read, counted in offcpu_unknown, goes
-	 * to the segment before the tap: ASan CI, 1 in 4 runs, when the
-	 * base was the counts at start). */
+	 * to the segment before the tap: one ASan CI run of three, 0 in 6
+	 * reruns of that binary, when the base was the counts at start). */
 	lost_t = s->snap->lost_base;
 	ticks_t = s->snap->ticks_base;
 	unknown_t = s->snap->unknown_base;
