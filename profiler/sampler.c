@@ -284,14 +284,9 @@ static void *sampler_main(void *arg)
 	/* Final pass: names, then stop every event and drain the rest. */
 	pthread_mutex_lock(&s->fork_mu);
 	rescan(s);
-	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf) {
-		/* The ticks since the last pass, up to the stop. */
-		uint64_t now = sp_now_ns();
-		for (size_t i = 0; i < s->threads.n; i++)
-			s->be->drain(s, s->threads.all[i]);
-		for (size_t i = 0; i < s->threads.n; i++)
-			sp_replay_pass(s, s->threads.all[i], now);
-	}
+	/* The ticks since the last pass, up to the stop. */
+	if (s->opts.mode == STILLPROF_MODE_WALL && s->be == &sp_backend_perf)
+		sp_sampler_catch_up(s, sp_now_ns());
 	while (s->threads.n > 0)
 		s->be->detach(s, s->threads.all[s->threads.n - 1]);
 	pthread_mutex_unlock(&s->fork_mu);
