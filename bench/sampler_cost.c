@@ -114,8 +114,8 @@ static void sleep_s(double secs)
 }
 
 /* One start/stop: `settle` seconds, then the window of `secs` between the
- * live statistics *a and *b (p0/p1, t0/t1: process CPU and time at
- * each), *st: the statistics after the stop. */
+ * live statistics *a and *b (p[0]/p[1], t[0]/t[1]: process CPU and time
+ * at each), *st: the statistics after the stop. */
 static int run_once(stillprof_session *s, double settle, double secs,
                     struct stillprof_stats *a, struct stillprof_stats *b,
                     uint64_t *p, uint64_t *t, struct stillprof_stats *st)
