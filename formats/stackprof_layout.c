@@ -289,7 +289,7 @@ static void emit_metadata(struct walk *w)
 	int bounded = st->limits.max_stacks || st->limits.max_samples ||
 	              st->limits.max_depth || st->limits.max_threads;
 
-	HASH(w, (w->raw ? 12 : 11) + (bounded ? 2 : 0));
+	HASH(w, (w->raw ? 13 : 12) + (bounded ? 2 : 0));
 	SYM(w, "stillprof_version");
 	CSTR(w, STILLPROF_VERSION);
 	SYM(w, "backend");
@@ -315,6 +315,10 @@ static void emit_metadata(struct walk *w)
 	 * intervals (sample_weight.c): the rest were taken. */
 	SYM(w, "weighted_samples");
 	UINT(w, in->weighted_samples);
+	/* Samples whose stack copy ended before the unwind did: their
+	 * outer frames are missing (stack_copy.c). */
+	SYM(w, "cut_samples");
+	UINT(w, in->cut_samples);
 	SYM(w, "threads");
 	emit_threads(w);
 	if (bounded) {

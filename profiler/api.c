@@ -172,13 +172,17 @@ int stillprof_session_stop(stillprof_session *s)
 	s->store->info.duration_ns += sp_now_ns() - s->started_ns;
 	/* Where the samples went, for STILLPROF_LOG=debug. */
 	sp_debug("stop: oncpu %llu (weighted %llu), offcpu %llu, lost "
-	         "records %llu, missed ticks %llu, offcpu unknown %llu",
+	         "records %llu, missed ticks %llu, offcpu unknown %llu, "
+	         "stack copies resized %llu (failed %llu), cut samples %llu",
 	         (unsigned long long)s->c.oncpu_samples,
 	         (unsigned long long)s->c.weighted_samples,
 	         (unsigned long long)s->c.offcpu_samples,
 	         (unsigned long long)s->c.lost_records,
 	         (unsigned long long)s->c.missed_ticks,
-	         (unsigned long long)s->c.offcpu_unknown);
+	         (unsigned long long)s->c.offcpu_unknown,
+	         (unsigned long long)s->c.copy_resizes,
+	         (unsigned long long)s->c.copy_resize_failures,
+	         (unsigned long long)s->c.cut_samples);
 	/* The store's loss counters (lost_records, missed_ticks,
 	 * missed_samples) are those of the segments it holds
 	 * (snapshot.c): the whole session, or in continuous mode the last
@@ -252,6 +256,8 @@ int stillprof_session_stats_sized(const stillprof_session *s,
 	st->blocked_stacks = sp_switch_mode_name(s);
 	st->switch_stacks = s->c.switch_stacks;
 	st->probes = s->c.probes;
+	st->cut_samples = s->c.cut_samples;
+	st->stack_copy_resizes = s->c.copy_resizes;
 	memcpy(out, st, size < sizeof(*st) ? size : sizeof(*st));
 	if (size > sizeof(*st)) /* a newer header: its fields are unknown */
 		memset((char *)out + sizeof(*st), 0, size - sizeof(*st));

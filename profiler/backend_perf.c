@@ -61,8 +61,18 @@ const char sp_perf_guarantee[] =
 #define SP_PERF_BIG_MIN 16
 #define SP_PERF_BIG_MAX 64
 /* One sample's record, an upper bound: header, tid, time, registers and
- * the stack copy with its two sizes, plus slack for more sample fields. */
-#define SP_PERF_SAMPLE_BYTES (SP_PERF_STACK_BYTES + 256)
+ * the stack copy (of `copy` bytes) with its two sizes, plus slack for
+ * more sample fields. */
+#define SP_PERF_SAMPLE_BYTES(copy) ((size_t)(copy) + 256)
+
+/* A ring of `pages` for copies of the default size holds as long for a
+ * thread whose copy grew past it (stack_copy.c) when it is that many
+ * times bigger: the passes and watermarks below stay right for it. */
+static unsigned ring_pages(unsigned pages, uint32_t copy)
+{
+	return copy > SP_PERF_STACK_BYTES ? pages * (copy / SP_PERF_STACK_BYTES)
+	                                  : pages;
+}
 
 /*
  * Wake-ups.  The kernel wakes a ring's poller each time another watermark
@@ -78,11 +88,11 @@ const char sp_perf_guarantee[] =
  * is chosen to fit (sp_perf_cpu_tick_us).
  */
 static uint64_t ring_safe_ns(const struct stillprof_session *s,
-                             size_t data_len)
+                             size_t data_len, uint32_t copy)
 {
 	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u;
 
-	return data_len / SP_PERF_SAMPLE_BYTES * iv / 2;
+	return data_len / SP_PERF_SAMPLE_BYTES(copy) * iv / 2;
 }
 
 /* CPU mode passes every tick_us (50 ms), or as often as a big ring needs
@@ -99,7 +109,8 @@ static uint64_t ring_safe_ns(const struct stillprof_session *s,
  * paced them. */
 uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s)
 {
-	return ring_safe_ns(s, (size_t)SP_PERF_RING_BIG_PAGES * 4096u) / 2;
+	return ring_safe_ns(s, (size_t)SP_PERF_RING_BIG_PAGES * 4096u,
+	                    SP_PERF_STACK_BYTES) / 2;
 }
 
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
@@ -146,7 +157,8 @@ static uint64_t pass_max_ns(const struct stillprof_session *s)
 #define SP_SLOW_PERIOD_NS (32u * 1000 * 1000)
 
 static void fill_attr(const struct stillprof_session *s,
-                      struct perf_event_attr *a, unsigned ring_pages)
+                      struct perf_event_attr *a, unsigned pages,
+                      uint32_t copy)
 {
 	memset(a, 0, sizeof(*a));
 	a->size = sizeof(*a);
@@ -162,7 +174,7 @@ static void fill_attr(const struct stillprof_session *s,
 	                 PERF_SAMPLE_READ | PERF_SAMPLE_REGS_USER |
 	                 PERF_SAMPLE_STACK_USER;
 	a->sample_regs_user = SP_PERF_REGS_MASK;
-	a->sample_stack_user = SP_PERF_STACK_BYTES;
+	a->sample_stack_user = copy; /* per thread: stack_copy.c */
 	/* Mandatory at perf_event_paranoid 2; samples landing in the kernel
 	 * are dropped, so time inside syscalls is not on-CPU time here. */
 	a->exclude_kernel = 1;
@@ -180,7 +192,7 @@ static void fill_attr(const struct stillprof_session *s,
 	 * switch rate that puts a thread on the slow period (below). */
 	a->context_switch = 1;
 	a->watermark = 1;
-	a->wakeup_watermark = ring_pages * 4096 / 2;
+	a->wakeup_watermark = pages * 4096 / 2;
 }
 
 /* Explain why perf_event_open failed, for the user. */
@@ -234,7 +246,7 @@ int sp_perf_probe(struct stillprof_session *s)
 	struct perf_event_attr a;
 	int fd;
 
-	fill_attr(s, &a, SP_PERF_RING_PAGES);
+	fill_attr(s, &a, SP_PERF_RING_PAGES, SP_PERF_STACK_BYTES);
 	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
 	                  PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0) {
@@ -264,7 +276,8 @@ static int watch_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	struct epoll_event ev = {.events = EPOLLIN,
 	                         .data.u64 = SP_EV_THREAD | (uint32_t)ts->tid};
 
-	if (s->epfd < 0 || pass_max_ns(s) <= ring_safe_ns(s, ts->ring.data_len))
+	if (s->epfd < 0 ||
+	    pass_max_ns(s) <= ring_safe_ns(s, ts->ring.data_len, ts->copy.bytes))
 		return 0;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0)
 		return -errno;
@@ -285,7 +298,8 @@ static int attach(struct stillprof_session *s, pid_t tid, int born)
 	if (err <= 0)
 		return err;
 	sp_weight_init(&ts->cw);
-	fill_attr(s, &a, SP_PERF_RING_PAGES);
+	sp_copy_init(&ts->copy);
+	fill_attr(s, &a, SP_PERF_RING_PAGES, ts->copy.bytes);
 	err = sp_perf_ring_open(&ts->ring, &a, tid, SP_PERF_RING_PAGES);
 	if (err) {
 		if (err != -ESRCH) {
@@ -401,19 +415,61 @@ static size_t big_rings_max(void)
 	       : n > SP_PERF_BIG_MAX ? SP_PERF_BIG_MAX : n;
 }
 
-/* Open ts's event again with a SP_PERF_RING_BIG_PAGES ring (see there).
- * The old event is stopped and drained first, so no record is read twice
- * and none is reordered; the thread runs unsampled for the few
+/*
+ * Open ts's event again with a ring of `pages` and stack copies of `copy`
+ * bytes.  The old event is stopped and drained first, so no record is
+ * read twice and none is reordered; the thread runs unsampled for the few
  * microseconds between the two events.  The new event counts from 0: the
  * grid moves over, whole intervals the old one had counted since its last
- * period are owed to the next sample. */
-static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
+ * period are owed to the next sample.  Returns 0, or -errno with the old
+ * event kept (-ENOMEM: locked memory gave a ring under min_len).
+ */
+static int reopen(struct stillprof_session *s, struct sp_tstate *ts,
+                  unsigned pages, uint32_t copy, size_t min_len)
 {
 	uint64_t iv = (uint64_t)s->opts.interval_us * 1000u, count;
 	struct perf_event_attr a;
-	struct sp_perf_ring big;
+	struct sp_perf_ring ring;
 	int err, have_count;
 
+	fill_attr(s, &a, pages, copy);
+	a.sample_period = iv * (ts->weight > 1 ? ts->weight : 1);
+	err = sp_perf_ring_open(&ring, &a, ts->tid, pages);
+	if (err)
+		return err; /* EPERM: locked memory; ESRCH: thread gone */
+	if (ring.data_len < min_len) {
+		sp_perf_ring_close(&ring);
+		return -ENOMEM;
+	}
+	/* The thread goes unsampled from here to the enable: a drain
+	 * and two system calls. */
+	sp_perf_ring_disable(&ts->ring);
+	sp_perf_drain_ring(s, ts);
+	have_count = read(ts->ring.fd, &count, sizeof(count)) == sizeof(count);
+	err = sp_perf_ring_enable(&ring);
+	if (err) {
+		sp_perf_ring_enable(&ts->ring);
+		sp_perf_ring_close(&ring);
+		return err;
+	}
+	if (have_count)
+		sp_weight_rephase(&ts->cw, count, iv);
+	sp_weight_rephase(&ts->cw, 0, iv);
+	if (ts->ring_polled)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
+	ts->ring_polled = 0;
+	sp_perf_ring_close(&ts->ring);
+	ts->ring = ring;
+	sp_switch_reattach(s, ts); /* its samples go to the new ring */
+	/* Unwatched, the ring is still drained by the passes. */
+	if (watch_ring(s, ts))
+		s->c.ring_grow_failures++;
+	return 0;
+}
+
+/* Open ts's event again with a big ring (SP_PERF_RING_BIG_PAGES). */
+static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
+{
 	if (!s->big_rings_max)
 		s->big_rings_max = big_rings_max();
 	if (s->big_rings >= s->big_rings_max) {
@@ -424,42 +480,37 @@ static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
 		return;
 	}
 	ts->ring_grown = SP_RING_GROWN; /* once: a failure is not retried */
-	fill_attr(s, &a, SP_PERF_RING_BIG_PAGES);
-	a.sample_period = iv * (ts->weight > 1 ? ts->weight : 1);
-	err = sp_perf_ring_open(&big, &a, ts->tid, SP_PERF_RING_BIG_PAGES);
-	if (err || big.data_len <= ts->ring.data_len) {
-		/* Locked memory ran out (EPERM), or the thread is gone. */
-		if (!err)
-			sp_perf_ring_close(&big);
+	if (reopen(s, ts, ring_pages(SP_PERF_RING_BIG_PAGES, ts->copy.bytes),
+	           ts->copy.bytes, ts->ring.data_len + 1)) {
 		s->c.ring_grow_failures++;
 		return;
 	}
-	/* The thread goes unsampled from here to the enable: a drain
-	 * and two system calls. */
-	sp_perf_ring_disable(&ts->ring);
-	sp_perf_drain_ring(s, ts);
-	have_count = read(ts->ring.fd, &count, sizeof(count)) == sizeof(count);
-	if (sp_perf_ring_enable(&big)) {
-		sp_perf_ring_enable(&ts->ring);
-		sp_perf_ring_close(&big);
-		s->c.ring_grow_failures++;
-		return;
-	}
-	if (have_count)
-		sp_weight_rephase(&ts->cw, count, iv);
-	sp_weight_rephase(&ts->cw, 0, iv);
 	s->c.rings_grown++;
-	if (ts->ring_polled)
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, ts->ring.fd, NULL);
-	ts->ring_polled = 0;
-	sp_perf_ring_close(&ts->ring);
-	ts->ring = big;
 	ts->ring_big = 1;
 	s->big_rings++;
-	sp_switch_reattach(s, ts); /* its samples go to the new ring */
-	/* Unwatched, the bigger ring is still drained by the passes. */
-	if (watch_ring(s, ts))
-		s->c.ring_grow_failures++;
+}
+
+/* Give ts's samples the stack copy size stack_copy.c asked for.  A bigger
+ * copy gets a ring as much bigger in full (ring_pages), a smaller one
+ * keeps its ring; when that cannot be had the thread keeps its size. */
+static void resize_copy(struct stillprof_session *s, struct sp_tstate *ts)
+{
+	uint32_t copy = ts->copy_want;
+	unsigned pages = ring_pages(
+	    ts->ring_big ? SP_PERF_RING_BIG_PAGES : SP_PERF_RING_PAGES, copy);
+	size_t min_len = copy > ts->copy.bytes ? (size_t)pages * 4096u
+	                                       : ts->ring.data_len;
+	int err;
+
+	ts->copy_want = 0; /* (the drain in reopen may ask again) */
+	err = reopen(s, ts, pages, copy, min_len);
+	sp_debug("perf: tid %d: stack copy %u -> %u bytes%s", (int)ts->tid,
+	         ts->copy.bytes, copy, err ? " failed" : "");
+	sp_copy_done(&ts->copy, copy, err == 0);
+	if (err)
+		s->c.copy_resize_failures++;
+	else
+		s->c.copy_resizes++;
 }
 
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
@@ -476,7 +527,13 @@ void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 		return;
 	limit_switch_rate(s, ts);
 	/* Not in the final drain: the event is about to close. */
-	if (ts->ring_grown != SP_RING_GROWN && ts->live &&
-	    !atomic_load(&s->stop) && (lost || fill >= ts->ring.data_len / 2))
+	if (!ts->live || atomic_load(&s->stop))
+		return;
+	if (ts->ring_grown != SP_RING_GROWN &&
+	    (lost || fill >= ts->ring.data_len / 2))
 		grow_ring(s, ts);
+	if (ts->copy_want == ts->copy.bytes)
+		ts->copy_want = 0;
+	if (ts->copy_want)
+		resize_copy(s, ts);
 }

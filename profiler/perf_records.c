@@ -17,6 +17,7 @@
 #include "perf_regs.h"
 #include "sample_weight.h"
 #include "session.h"
+#include "stack_copy.h"
 #include "store.h"
 #include "switch_sample.h"
 #include "tick_replay.h"
@@ -119,6 +120,7 @@ int sp_perf_read_user(const char *p, const char *end,
 	}
 	in->stack_lo = in->regs[SP_REG_RSP];
 	in->stack_len = dyn < size ? dyn : size;
+	in->stack_asked = size;
 	return abi != PERF_SAMPLE_REGS_ABI_NONE;
 }
 
@@ -134,6 +136,27 @@ static int task_record(const char *p, const char *end, pid_t *pid,
 	*pid = (pid_t)v[0];
 	*tid = (pid_t)v[2];
 	return 1;
+}
+
+/* Tell ts's stack copy size what this sample's unwind needed; a copy that
+ * ended before the unwind did (and not because the stack ended there) is
+ * a cut sample: counted, and its thread's copy grows. */
+static void note_copy(struct stillprof_session *s, struct sp_tstate *ts,
+                      const struct sp_uw_input *in, uint64_t t_ns)
+{
+	int cut = in->stack_asked && in->stack_len >= in->stack_asked &&
+	          sp_unwind_past_end(s->uw);
+	uint32_t want;
+
+	if (cut) {
+		s->c.cut_samples++;
+		s->store->info.cut_samples++;
+	}
+	want = sp_copy_note(&ts->copy, (uint32_t)in->stack_asked,
+	                    ts->sample_need, cut, t_ns);
+	/* A bigger size asked for earlier in the drain stays asked. */
+	if (want > ts->copy_want)
+		ts->copy_want = want;
 }
 
 struct drain_ctx {
@@ -186,6 +209,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	    want <= in.stack_lo ? 0
 	    : want - in.stack_lo < in.stack_len ? (uint32_t)(want - in.stack_lo)
 	                                        : (uint32_t)in.stack_len;
+	note_copy(s, d->ts, &in, t_ns);
 	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))
 		return;
 	d->ts->have_last_stack = 1;

@@ -25,8 +25,9 @@
 	 (1ull << PERF_REG_X86_R13) | (1ull << PERF_REG_X86_R14) |             \
 	 (1ull << PERF_REG_X86_R15))
 
-/* Bytes of user stack copied per sample: perf's own --call-graph dwarf
- * default.  Deep stacks with large frames get truncated (counted). */
+/* Bytes of user stack copied per sample when a thread is attached: perf's
+ * own --call-graph dwarf default.  stack_copy.c then moves each thread's
+ * size to what its stacks need (cut samples are counted). */
 #define SP_PERF_STACK_BYTES 8192
 
 static inline int sp_perf_to_dwarf(int perf_reg)

@@ -52,6 +52,10 @@ struct sp_counters {
 	uint64_t rings_grown;      /* perf rings made bigger (backend_perf.c) */
 	uint64_t ring_grow_failures;
 	uint64_t ring_grow_refused; /* threads refused a big ring: budget */
+	uint64_t copy_resizes;     /* stack copies resized (stack_copy.c) */
+	uint64_t copy_resize_failures;
+	uint64_t cut_samples;      /* on-CPU samples whose stack copy ended
+	                            * before their unwind did */
 	uint64_t missed_ticks;
 	uint64_t offcpu_unknown;   /* wall ticks off-CPU with no stack known
 	                            * (tick_replay.c) */

@@ -243,6 +243,13 @@ struct stillprof_stats {
 	const char *blocked_stacks;
 	uint64_t switch_stacks;   /* blocked episodes read from switch samples */
 	uint64_t probes;          /* blocked episodes read through /proc */
+	/* perf_event: on-CPU samples whose copy of the user stack ended
+	 * before the unwind did, so their outer frames are missing.  Each
+	 * thread's copy starts at 8 KiB, shrinks to what its samples need
+	 * and grows (to at most 32 KiB) after a cut sample: at most one cut
+	 * per size a thread needed. */
+	uint64_t cut_samples;
+	uint64_t stack_copy_resizes; /* times a thread's copy size changed */
 };
 
 /*

@@ -89,6 +89,10 @@ struct sp_run_info {
 	                           * went to the "(other threads)" entry */
 	uint64_t weighted_samples; /* on-CPU samples recorded as copies of a
 	                            * sample standing for several intervals */
+	uint64_t cut_samples;     /* kernel samples whose stack copy ended
+	                           * before the unwind did: outer frames
+	                           * missing (each grows its thread's copy,
+	                           * stack_copy.c) */
 };
 
 /* Bounds of a store being recorded into (0 = none; readers set none). */

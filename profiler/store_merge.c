@@ -26,6 +26,7 @@ static void add_counts(struct sp_store *dst, const struct sp_store *src,
 	d->dropped_sample_limit += s->dropped_sample_limit;
 	d->folded_threads += s->folded_threads;
 	d->weighted_samples += s->weighted_samples;
+	d->cut_samples += s->cut_samples;
 }
 
 int sp_store_merge(struct sp_store *dst, const struct sp_store *src)

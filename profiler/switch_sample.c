@@ -331,6 +331,11 @@ static void take(struct stillprof_session *s, struct sp_tstate *ts,
 	n = sp_backend_unwind(s, &in, pd->pcs);
 	if (n <= 0)
 		return; /* the probe may do better */
+	/* A copy that ended before the unwind did (a stack deeper than
+	 * SP_SWITCH_STACK_BYTES) lacks the outer frames: the probe reads
+	 * as much of the stack as the unwind wants. */
+	if (in.stack_len >= in.stack_asked && sp_unwind_past_end(s->uw))
+		return;
 	pd->n = (uint32_t)n;
 	pd->t_ns = t_ns;
 	pd->tid = ts->tid;

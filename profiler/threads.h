@@ -13,6 +13,7 @@
 
 #include "perf_ring.h"
 #include "sample_weight.h"
+#include "stack_copy.h"
 
 struct sp_sig_thread;
 
@@ -60,6 +61,9 @@ struct sp_tstate {
 	                          * probe's unwind wanted (0: none yet) */
 	uint32_t sample_need;    /* bytes above rsp the last perf sample's
 	                          * unwind read (perf_records.c prefetches) */
+	struct sp_stack_copy copy; /* its perf event's stack copy size */
+	uint32_t copy_want;      /* the size to open it again with at the
+	                          * end of the drain (0: keep) */
 	struct sp_sig_thread *sig; /* signal back-end state (backend_signal.c) */
 	uint64_t attach_ns;      /* CLOCK_MONOTONIC when the entry was added:
 	                          * no tick before it may sample the thread */

@@ -28,6 +28,9 @@ struct sp_uw_input {
 	const uint8_t *stack;       /* copy of [stack_lo, stack_lo + stack_len) */
 	uint64_t stack_lo;
 	size_t stack_len;
+	size_t stack_asked;         /* perf: the copy's requested size (its
+	                             * record's); stack_len is shorter when
+	                             * the stack ended first.  0 elsewhere. */
 };
 
 struct sp_unwinder;

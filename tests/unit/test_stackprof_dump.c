@@ -266,7 +266,7 @@ static void test_stackprof_ruby_summary(void **state)
 	    "frames,raw,raw_lines,raw_sample_timestamps,raw_timestamp_deltas\n"
 	    "stillprof_version,backend,guarantee,pid,start_time,"
 	    "start_monotonic,duration_ns,oncpu_samples,offcpu_samples,"
-	    "weighted_samples,threads,raw_threads\n"
+	    "weighted_samples,cut_samples,threads,raw_threads\n"
 	    "[1.2, :wall, 1000, 9, 0, 2, 4242, \"test\", 1700000000123456, "
 	    "[{:tid=>1001, :name=>\"main\", :samples=>5}, "
 	    "{:tid=>1002, :name=>\"worker\", :samples=>4}]]\n"

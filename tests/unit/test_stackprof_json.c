@@ -124,7 +124,7 @@ static void test_stackprof_json_document(void **state)
 	    "\"backend\":\"test\",\"guarantee\":\"none\",\"pid\":4242,"
 	    "\"start_time\":1700000000123456,\"start_monotonic\":5000000,"
 	    "\"duration_ns\":1000000000,\"oncpu_samples\":12,"
-	    "\"offcpu_samples\":0,\"weighted_samples\":0,"
+	    "\"offcpu_samples\":0,\"weighted_samples\":0,\"cut_samples\":0,"
 	    "\"threads\":[{\"tid\":1001,\"name\":\"main\","
 	    "\"samples\":6},{\"tid\":1002,\"name\":\"worker\",\"samples\":6}],"
 	    "\"raw_threads\":[1001,1001,1001,1002,1002,1002,1001,1002]},"

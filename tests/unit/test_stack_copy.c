@@ -1,0 +1,336 @@
+/*
+ * test_stack_copy.c - each thread's user-stack copy size (stack_copy.c):
+ * the policy on its own (shrink after a full window to what the samples
+ * needed, grow at once after a cut, a floor that keeps a thread from being
+ * shrunk into a cut twice, stale records ignored, a failed resize final),
+ * then a live session where a shallow thread's copy shrinks and a thread
+ * whose stack is deeper than perf's 8 KiB default gets whole stacks after
+ * one cut sample (with a fixed 8 KiB copy none of its stacks reached its
+ * start function).
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "maps.h"
+#include "session.h"
+#include "stack_copy.h"
+#include "stillprof.h"
+#include "store.h"
+#include "symbols.h"
+#include "sampling_fixture.h"
+
+#define MS 1000000ull
+
+/* Feed n samples needing `need` bytes, 1 ms apart from *t; returns the
+ * last non-zero answer. */
+static uint32_t feed(struct sp_stack_copy *c, uint32_t need, unsigned n,
+                     uint64_t *t)
+{
+	uint32_t got = 0, w;
+
+	for (unsigned i = 0; i < n; i++, *t += MS)
+		if ((w = sp_copy_note(c, c->bytes, need, 0, *t)))
+			got = w;
+	return got;
+}
+
+static void test_policy_shrinks_after_a_full_window(void **state)
+{
+	struct sp_stack_copy c;
+	uint64_t t = 5 * MS;
+	(void)state;
+
+	sp_copy_init(&c);
+	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
+	/* 999 ms of samples: the window is not over. */
+	assert_int_equal(feed(&c, 600, 1000, &t), 0);
+	/* The next one closes it: twice 600 bytes, rounded up. */
+	assert_int_equal(sp_copy_note(&c, c.bytes, 300, 0, t), 2048);
+	sp_copy_done(&c, 2048, 1);
+	assert_int_equal(c.bytes, 2048);
+	/* Tiny needs go to the minimum, never below. */
+	assert_int_equal(feed(&c, 8, 1001, &t), SP_COPY_MIN);
+	sp_copy_done(&c, SP_COPY_MIN, 1);
+	assert_int_equal(feed(&c, 8, 2000, &t), 0);
+}
+
+static void test_policy_window_needs_enough_samples(void **state)
+{
+	struct sp_stack_copy c;
+	uint64_t t = MS;
+	(void)state;
+
+	sp_copy_init(&c);
+	/* A mostly idle thread: 10 samples over 5 s say too little. */
+	for (int i = 0; i < 10; i++, t += 500 * MS)
+		assert_int_equal(sp_copy_note(&c, c.bytes, 100, 0, t), 0);
+	/* ...until the window holds SP_COPY_WINDOW_SAMPLES. */
+	assert_int_equal(feed(&c, 100, SP_COPY_WINDOW_SAMPLES - 11, &t), 0);
+	assert_int_equal(sp_copy_note(&c, c.bytes, 100, 0, t), SP_COPY_MIN);
+}
+
+static void test_policy_one_deep_sample_keeps_the_size(void **state)
+{
+	struct sp_stack_copy c;
+	uint64_t t = MS;
+	(void)state;
+
+	sp_copy_init(&c);
+	feed(&c, 200, 500, &t);
+	/* One sample of the window needed 3 000 bytes: 6 000 -> 8 KiB. */
+	assert_int_equal(sp_copy_note(&c, c.bytes, 3000, 0, t), 0);
+	assert_int_equal(feed(&c, 200, 600, &t), 0);
+	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
+}
+
+static void test_policy_cut_grows_and_raises_the_floor(void **state)
+{
+	struct sp_stack_copy c;
+	uint64_t t = MS;
+	(void)state;
+
+	sp_copy_init(&c);
+	assert_int_equal(feed(&c, 100, 1001, &t), SP_COPY_MIN);
+	sp_copy_done(&c, SP_COPY_MIN, 1);
+	/* Cut below the default: straight back to it, not 2 KiB. */
+	assert_int_equal(sp_copy_note(&c, SP_COPY_MIN, SP_COPY_MIN, 1, t),
+	                 SP_PERF_STACK_BYTES);
+	sp_copy_done(&c, SP_PERF_STACK_BYTES, 1);
+	assert_int_equal(c.floor, SP_PERF_STACK_BYTES);
+	/* Shallow again for long: the size a cut forced stays. */
+	assert_int_equal(feed(&c, 100, 5000, &t), 0);
+	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
+	/* Cut at the default: doubled, up to the maximum, then no more. */
+	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t),
+	                 2 * SP_PERF_STACK_BYTES);
+	sp_copy_done(&c, 2 * SP_PERF_STACK_BYTES, 1);
+	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t), SP_COPY_MAX);
+	sp_copy_done(&c, SP_COPY_MAX, 1);
+	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t), 0);
+}
+
+static void test_policy_stale_records_and_failures(void **state)
+{
+	struct sp_stack_copy c;
+	uint64_t t = MS;
+	(void)state;
+
+	sp_copy_init(&c);
+	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t), 16384);
+	sp_copy_done(&c, 16384, 1);
+	/* Still in the ring: a cut record taken with the old 8 KiB. */
+	assert_int_equal(sp_copy_note(&c, 8192, 8192, 1, t), 0);
+	/* A cut record bigger than the size now (taken before a shrink)
+	 * asks for twice its own size. */
+	sp_copy_init(&c);
+	sp_copy_done(&c, 2048, 1);
+	assert_int_equal(sp_copy_note(&c, 8192, 8192, 1, t), 16384);
+	/* A resize that failed is not tried again. */
+	sp_copy_done(&c, 16384, 0);
+	assert_int_equal(sp_copy_note(&c, 8192, 8192, 1, t), 0);
+	assert_int_equal(feed(&c, 10, 3000, &t), 0);
+	assert_int_equal(c.bytes, 2048);
+}
+
+/* ---- a live session ---- */
+
+#define DEEP_LEVELS 24 /* ~24 x 512 bytes of locals: over 8 KiB */
+
+__attribute__((noinline)) static void deep_leaf(void)
+{
+	while (!atomic_load(&stop_flag))
+		spin_for_test();
+}
+
+__attribute__((noinline)) static void deep_descend(int level)
+{
+	volatile char pad[480];
+
+	pad[0] = (char)level;
+	if (level < DEEP_LEVELS)
+		deep_descend(level + 1);
+	else
+		deep_leaf();
+	pad[1] = pad[0]; /* keeps the frame: no tail call */
+}
+
+static void *deep_thread(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "deep");
+	deep_descend(0);
+	return NULL;
+}
+
+/* Thread "deepblocked": blocks in poll under DEEP_LEVELS big frames
+ * (wall mode reads its stack from a context-switch sample or /proc). */
+__attribute__((noinline)) static void deep_block(int level)
+{
+	volatile char pad[480];
+
+	pad[0] = (char)level;
+	if (level < DEEP_LEVELS)
+		deep_block(level + 1);
+	else
+		while (!atomic_load(&stop_flag))
+			poll(NULL, 0, 5);
+	pad[1] = pad[0];
+}
+
+static void *deep_blocked_thread(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "deepblocked");
+	deep_block(0);
+	return NULL;
+}
+
+static int same_function(const char *name, const char *frame)
+{
+	size_t n = strlen(frame);
+	return !strncmp(name, frame, n) && (name[n] == '\0' || name[n] == '.');
+}
+
+/* Samples of `thread` whose stack holds `leaf`, and of those how many
+ * also reach `root`. */
+static void count_whole(struct sp_store *st, const char *thread,
+                        const char *leaf, const char *root, uint64_t *with_leaf,
+                        uint64_t *whole)
+{
+	*with_leaf = *whole = 0;
+	for (size_t i = 0; i < st->n_samples; i++) {
+		const struct sp_sample *smp = &st->samples[i];
+		const struct sp_stack *stk = &st->stacks[smp->stack];
+		int has_leaf = 0, has_root = 0;
+
+		if (strcmp(st->threads[smp->thread].name, thread))
+			continue;
+		for (uint32_t f = 0; f < stk->n; f++) {
+			const char *name = st->frames[stk->frames[f]].name;
+			has_leaf |= same_function(name, leaf);
+			has_root |= same_function(name, root);
+		}
+		*with_leaf += has_leaf;
+		*whole += has_leaf && has_root;
+	}
+}
+
+static void test_session_shrinks_shallow_and_grows_deep(void **state)
+{
+	struct stillprof_options o;
+	stillprof_session *s;
+	struct stillprof_stats st;
+	struct sp_maps *maps;
+	struct sp_symbols *syms;
+	pthread_t busy, deep;
+	uint64_t leaf, whole;
+	(void)state;
+
+	if (!perf_usable())
+		skip();
+	atomic_store(&stop_flag, 0);
+	pthread_create(&busy, NULL, busy_thread, NULL);
+	pthread_create(&deep, NULL, deep_thread, NULL);
+	sleep_ms(20);
+	stillprof_options_init(&o);
+	o.mode = STILLPROF_MODE_CPU;
+	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	assert_int_equal(stillprof_session_start(s), 0);
+	/* The shallow thread's first window closes after 1 s. */
+	sleep_ms(1800);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	atomic_store(&stop_flag, 1);
+	pthread_join(busy, NULL);
+	pthread_join(deep, NULL);
+
+	assert_int_equal(stillprof_session_stats(s, &st), 0);
+	assert_int_equal(sp_maps_new(&maps), 0);
+	assert_int_equal(sp_symbols_new(maps, &syms), 0);
+	assert_int_equal(sp_store_resolve(s->store, syms), 0);
+	count_whole(s->store, "deep", "deep_leaf", "deep_thread", &leaf,
+	            &whole);
+	print_message("deep: %llu samples in deep_leaf, %llu whole; cut %llu, "
+	              "resizes %llu\n",
+	              (unsigned long long)leaf, (unsigned long long)whole,
+	              (unsigned long long)st.cut_samples,
+	              (unsigned long long)st.stack_copy_resizes);
+	/* The deep thread's first samples were cut at 8 KiB and made its
+	 * copy grow to 16 KiB, which holds this stack; busy shrank. */
+	assert_true(st.cut_samples >= 1);
+	assert_true(st.stack_copy_resizes >= 2);
+	assert_int_equal(s->store->info.cut_samples, st.cut_samples);
+	assert_true(leaf > 100);
+	/* Whole stacks but for the cut ones, those its ring held when the
+	 * first was read (a drain's worth, not a share of the run). */
+	assert_true(st.cut_samples < leaf / 10);
+	assert_true(whole >= leaf - leaf / 10);
+	count_whole(s->store, "busy", "spin_for_test", "busy_thread", &leaf,
+	            &whole);
+	assert_true(leaf > 100);
+	assert_int_equal(whole, leaf); /* shrunk, never cut */
+	sp_symbols_free(syms);
+	sp_maps_free(maps);
+	stillprof_session_free(s);
+}
+
+/* A blocked stack deeper than the switch sample's 8 KiB copy is read
+ * whole (by the probe) rather than kept cut. */
+static void test_session_deep_blocked_stack_is_whole(void **state)
+{
+	struct stillprof_options o;
+	stillprof_session *s;
+	struct sp_maps *maps;
+	struct sp_symbols *syms;
+	pthread_t t;
+	uint64_t leaf, whole;
+	(void)state;
+
+	if (!perf_usable())
+		skip();
+	atomic_store(&stop_flag, 0);
+	pthread_create(&t, NULL, deep_blocked_thread, NULL);
+	sleep_ms(20);
+	stillprof_options_init(&o);
+	o.mode = STILLPROF_MODE_WALL;
+	assert_int_equal(stillprof_session_new(&o, &s), 0);
+	assert_int_equal(stillprof_session_start(s), 0);
+	sleep_ms(500);
+	assert_int_equal(stillprof_session_stop(s), 0);
+	atomic_store(&stop_flag, 1);
+	pthread_join(t, NULL);
+
+	assert_int_equal(sp_maps_new(&maps), 0);
+	assert_int_equal(sp_symbols_new(maps, &syms), 0);
+	assert_int_equal(sp_store_resolve(s->store, syms), 0);
+	count_whole(s->store, "deepblocked", "deep_block", "deep_blocked_thread",
+	            &leaf, &whole);
+	print_message("deepblocked: %llu samples, %llu whole\n",
+	              (unsigned long long)leaf, (unsigned long long)whole);
+	assert_true(leaf > 50);
+	assert_int_equal(whole, leaf);
+	sp_symbols_free(syms);
+	sp_maps_free(maps);
+	stillprof_session_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_policy_shrinks_after_a_full_window),
+	    cmocka_unit_test(test_policy_window_needs_enough_samples),
+	    cmocka_unit_test(test_policy_one_deep_sample_keeps_the_size),
+	    cmocka_unit_test(test_policy_cut_grows_and_raises_the_floor),
+	    cmocka_unit_test(test_policy_stale_records_and_failures),
+	    cmocka_unit_test(test_session_shrinks_shallow_and_grows_deep),
+	    cmocka_unit_test(test_session_deep_blocked_stack_is_whole),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
