@@ -490,20 +490,18 @@ static void grow_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	s->big_rings++;
 }
 
-/* Give ts's samples the stack copy size stack_copy.c asked for.  A bigger
- * copy gets a ring as much bigger in full (ring_pages), a smaller one
- * keeps its ring; when that cannot be had the thread keeps its size. */
+/* Give ts's samples the bigger stack copy stack_copy.c asked for, with a
+ * ring as much bigger (ring_pages), in full; when that cannot be had the
+ * thread keeps its size. */
 static void resize_copy(struct stillprof_session *s, struct sp_tstate *ts)
 {
 	uint32_t copy = ts->copy_want;
 	unsigned pages = ring_pages(
 	    ts->ring_big ? SP_PERF_RING_BIG_PAGES : SP_PERF_RING_PAGES, copy);
-	size_t min_len = copy > ts->copy.bytes ? (size_t)pages * 4096u
-	                                       : ts->ring.data_len;
 	int err;
 
 	ts->copy_want = 0; /* (the drain in reopen may ask again) */
-	err = reopen(s, ts, pages, copy, min_len);
+	err = reopen(s, ts, pages, copy, (size_t)pages * 4096u);
 	sp_debug("perf: tid %d: stack copy %u -> %u bytes%s", (int)ts->tid,
 	         ts->copy.bytes, copy, err ? " failed" : "");
 	sp_copy_done(&ts->copy, copy, err == 0);
@@ -532,8 +530,8 @@ void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)
 	if (ts->ring_grown != SP_RING_GROWN &&
 	    (lost || fill >= ts->ring.data_len / 2))
 		grow_ring(s, ts);
-	if (ts->copy_want == ts->copy.bytes)
-		ts->copy_want = 0;
+	if (ts->copy_want <= ts->copy.bytes)
+		ts->copy_want = 0; /* asked for by records older than it */
 	if (ts->copy_want)
 		resize_copy(s, ts);
 }

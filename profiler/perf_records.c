@@ -138,23 +138,20 @@ static int task_record(const char *p, const char *end, pid_t *pid,
 	return 1;
 }
 
-/* Tell ts's stack copy size what this sample's unwind needed; a copy that
- * ended before the unwind did (and not because the stack ended there) is
- * a cut sample: counted, and its thread's copy grows. */
-static void note_copy(struct stillprof_session *s, struct sp_tstate *ts,
-                      const struct sp_uw_input *in, uint64_t t_ns)
+/* A sample whose copy ended before its unwind did (and not because the
+ * stack ended there) is cut: its outer frames are missing.  Counted, and
+ * its thread's copy grows (stack_copy.c). */
+static void note_cut(struct stillprof_session *s, struct sp_tstate *ts,
+                     const struct sp_uw_input *in)
 {
-	int cut = in->stack_asked && in->stack_len >= in->stack_asked &&
-	          sp_unwind_past_end(s->uw);
 	uint32_t want;
 
-	if (cut) {
-		s->c.cut_samples++;
-		s->store->info.cut_samples++;
-	}
-	want = sp_copy_note(&ts->copy, (uint32_t)in->stack_asked,
-	                    ts->sample_need, cut, t_ns);
-	/* A bigger size asked for earlier in the drain stays asked. */
+	if (!in->stack_asked || in->stack_len < in->stack_asked ||
+	    !sp_unwind_past_end(s->uw))
+		return;
+	s->c.cut_samples++;
+	s->store->info.cut_samples++;
+	want = sp_copy_after_cut(&ts->copy, (uint32_t)in->stack_asked);
 	if (want > ts->copy_want)
 		ts->copy_want = want;
 }
@@ -209,7 +206,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	    want <= in.stack_lo ? 0
 	    : want - in.stack_lo < in.stack_len ? (uint32_t)(want - in.stack_lo)
 	                                        : (uint32_t)in.stack_len;
-	note_copy(s, d->ts, &in, t_ns);
+	note_cut(s, d->ts, &in);
 	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))
 		return;
 	d->ts->have_last_stack = 1;

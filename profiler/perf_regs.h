@@ -26,8 +26,8 @@
 	 (1ull << PERF_REG_X86_R15))
 
 /* Bytes of user stack copied per sample when a thread is attached: perf's
- * own --call-graph dwarf default.  stack_copy.c then moves each thread's
- * size to what its stacks need (cut samples are counted). */
+ * own --call-graph dwarf default.  stack_copy.c grows the copy of a
+ * thread whose samples it cuts (each cut sample is counted). */
 #define SP_PERF_STACK_BYTES 8192
 
 static inline int sp_perf_to_dwarf(int perf_reg)

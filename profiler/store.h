@@ -91,7 +91,7 @@ struct sp_run_info {
 	                            * sample standing for several intervals */
 	uint64_t cut_samples;     /* kernel samples whose stack copy ended
 	                           * before the unwind did: outer frames
-	                           * missing (each grows its thread's copy,
+	                           * missing (their thread's copy grows,
 	                           * stack_copy.c) */
 };
 

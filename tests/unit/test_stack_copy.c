@@ -1,12 +1,12 @@
 /*
  * test_stack_copy.c - each thread's user-stack copy size (stack_copy.c):
- * the policy on its own (shrink after a full window to what the samples
- * needed, grow at once after a cut, a floor that keeps a thread from being
- * shrunk into a cut twice, stale records ignored, a failed resize final),
- * then a live session where a shallow thread's copy shrinks and a thread
+ * the policy on its own (doubled after a cut up to the maximum, stale
+ * records ignored, a failed resize final), then live sessions: a thread
  * whose stack is deeper than perf's 8 KiB default gets whole stacks after
- * one cut sample (with a fixed 8 KiB copy none of its stacks reached its
- * start function).
+ * one ring's worth of cut samples (with a fixed 8 KiB copy none of its
+ * 1 790 stacks reached its start function), a shallow one is never cut,
+ * and a deep blocked stack is read whole rather than from a cut
+ * context-switch sample (5 of 499 whole before).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -27,117 +27,37 @@
 #include "symbols.h"
 #include "sampling_fixture.h"
 
-#define MS 1000000ull
-
-/* Feed n samples needing `need` bytes, 1 ms apart from *t; returns the
- * last non-zero answer. */
-static uint32_t feed(struct sp_stack_copy *c, uint32_t need, unsigned n,
-                     uint64_t *t)
-{
-	uint32_t got = 0, w;
-
-	for (unsigned i = 0; i < n; i++, *t += MS)
-		if ((w = sp_copy_note(c, c->bytes, need, 0, *t)))
-			got = w;
-	return got;
-}
-
-static void test_policy_shrinks_after_a_full_window(void **state)
+static void test_policy_doubles_after_a_cut(void **state)
 {
 	struct sp_stack_copy c;
-	uint64_t t = 5 * MS;
 	(void)state;
 
 	sp_copy_init(&c);
 	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
-	/* 999 ms of samples: the window is not over. */
-	assert_int_equal(feed(&c, 600, 1000, &t), 0);
-	/* The next one closes it: twice 600 bytes, rounded up. */
-	assert_int_equal(sp_copy_note(&c, c.bytes, 300, 0, t), 2048);
-	sp_copy_done(&c, 2048, 1);
-	assert_int_equal(c.bytes, 2048);
-	/* Tiny needs go to the minimum, never below. */
-	assert_int_equal(feed(&c, 8, 1001, &t), SP_COPY_MIN);
-	sp_copy_done(&c, SP_COPY_MIN, 1);
-	assert_int_equal(feed(&c, 8, 2000, &t), 0);
-}
-
-static void test_policy_window_needs_enough_samples(void **state)
-{
-	struct sp_stack_copy c;
-	uint64_t t = MS;
-	(void)state;
-
-	sp_copy_init(&c);
-	/* A mostly idle thread: 10 samples over 5 s say too little. */
-	for (int i = 0; i < 10; i++, t += 500 * MS)
-		assert_int_equal(sp_copy_note(&c, c.bytes, 100, 0, t), 0);
-	/* ...until the window holds SP_COPY_WINDOW_SAMPLES. */
-	assert_int_equal(feed(&c, 100, SP_COPY_WINDOW_SAMPLES - 11, &t), 0);
-	assert_int_equal(sp_copy_note(&c, c.bytes, 100, 0, t), SP_COPY_MIN);
-}
-
-static void test_policy_one_deep_sample_keeps_the_size(void **state)
-{
-	struct sp_stack_copy c;
-	uint64_t t = MS;
-	(void)state;
-
-	sp_copy_init(&c);
-	feed(&c, 200, 500, &t);
-	/* One sample of the window needed 3 000 bytes: 6 000 -> 8 KiB. */
-	assert_int_equal(sp_copy_note(&c, c.bytes, 3000, 0, t), 0);
-	assert_int_equal(feed(&c, 200, 600, &t), 0);
-	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
-}
-
-static void test_policy_cut_grows_and_raises_the_floor(void **state)
-{
-	struct sp_stack_copy c;
-	uint64_t t = MS;
-	(void)state;
-
-	sp_copy_init(&c);
-	assert_int_equal(feed(&c, 100, 1001, &t), SP_COPY_MIN);
-	sp_copy_done(&c, SP_COPY_MIN, 1);
-	/* Cut below the default: straight back to it, not 2 KiB. */
-	assert_int_equal(sp_copy_note(&c, SP_COPY_MIN, SP_COPY_MIN, 1, t),
-	                 SP_PERF_STACK_BYTES);
-	sp_copy_done(&c, SP_PERF_STACK_BYTES, 1);
-	assert_int_equal(c.floor, SP_PERF_STACK_BYTES);
-	/* Shallow again for long: the size a cut forced stays. */
-	assert_int_equal(feed(&c, 100, 5000, &t), 0);
-	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
-	/* Cut at the default: doubled, up to the maximum, then no more. */
-	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t),
+	assert_int_equal(sp_copy_after_cut(&c, c.bytes),
 	                 2 * SP_PERF_STACK_BYTES);
 	sp_copy_done(&c, 2 * SP_PERF_STACK_BYTES, 1);
-	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t), SP_COPY_MAX);
+	assert_int_equal(c.bytes, 2 * SP_PERF_STACK_BYTES);
+	assert_int_equal(sp_copy_after_cut(&c, c.bytes), SP_COPY_MAX);
 	sp_copy_done(&c, SP_COPY_MAX, 1);
-	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t), 0);
+	/* At the most: cut samples are still counted, the size stays. */
+	assert_int_equal(sp_copy_after_cut(&c, c.bytes), 0);
 }
 
 static void test_policy_stale_records_and_failures(void **state)
 {
 	struct sp_stack_copy c;
-	uint64_t t = MS;
 	(void)state;
 
 	sp_copy_init(&c);
-	assert_int_equal(sp_copy_note(&c, c.bytes, c.bytes, 1, t), 16384);
-	sp_copy_done(&c, 16384, 1);
+	sp_copy_done(&c, sp_copy_after_cut(&c, c.bytes), 1);
 	/* Still in the ring: a cut record taken with the old 8 KiB. */
-	assert_int_equal(sp_copy_note(&c, 8192, 8192, 1, t), 0);
-	/* A cut record bigger than the size now (taken before a shrink)
-	 * asks for twice its own size. */
-	sp_copy_init(&c);
-	sp_copy_done(&c, 2048, 1);
-	assert_int_equal(sp_copy_note(&c, 8192, 8192, 1, t), 16384);
+	assert_int_equal(sp_copy_after_cut(&c, SP_PERF_STACK_BYTES), 0);
 	/* A resize that failed is not tried again. */
-	sp_copy_done(&c, 16384, 0);
-	assert_int_equal(sp_copy_note(&c, 8192, 8192, 1, t), 0);
-	assert_int_equal(feed(&c, 10, 3000, &t), 0);
-	assert_int_equal(c.bytes, 2048);
+	sp_copy_init(&c);
+	sp_copy_done(&c, 2 * SP_PERF_STACK_BYTES, 0);
+	assert_int_equal(c.bytes, SP_PERF_STACK_BYTES);
+	assert_int_equal(sp_copy_after_cut(&c, c.bytes), 0);
 }
 
 /* ---- a live session ---- */
@@ -223,7 +143,7 @@ static void count_whole(struct sp_store *st, const char *thread,
 	}
 }
 
-static void test_session_shrinks_shallow_and_grows_deep(void **state)
+static void test_session_grows_the_copy_of_a_deep_thread(void **state)
 {
 	struct stillprof_options o;
 	stillprof_session *s;
@@ -244,8 +164,7 @@ static void test_session_shrinks_shallow_and_grows_deep(void **state)
 	o.mode = STILLPROF_MODE_CPU;
 	assert_int_equal(stillprof_session_new(&o, &s), 0);
 	assert_int_equal(stillprof_session_start(s), 0);
-	/* The shallow thread's first window closes after 1 s. */
-	sleep_ms(1800);
+	sleep_ms(1500);
 	assert_int_equal(stillprof_session_stop(s), 0);
 	atomic_store(&stop_flag, 1);
 	pthread_join(busy, NULL);
@@ -263,19 +182,21 @@ static void test_session_shrinks_shallow_and_grows_deep(void **state)
 	              (unsigned long long)st.cut_samples,
 	              (unsigned long long)st.stack_copy_resizes);
 	/* The deep thread's first samples were cut at 8 KiB and made its
-	 * copy grow to 16 KiB, which holds this stack; busy shrank. */
+	 * copy grow to 16 KiB, which holds this stack: once. */
 	assert_true(st.cut_samples >= 1);
-	assert_true(st.stack_copy_resizes >= 2);
+	assert_int_equal(st.stack_copy_resizes, 1);
 	assert_int_equal(s->store->info.cut_samples, st.cut_samples);
 	assert_true(leaf > 100);
 	/* Whole stacks but for the cut ones, those its ring held when the
-	 * first was read (a drain's worth, not a share of the run). */
-	assert_true(st.cut_samples < leaf / 10);
-	assert_true(whole >= leaf - leaf / 10);
+	 * first was read (8-42 here: a pass's worth, not a share of the run;
+	 * bounds loose for a loaded machine).  With the copy fixed at 8 KiB
+	 * none was whole. */
+	assert_true(st.cut_samples < leaf / 4);
+	assert_true(whole >= leaf - leaf / 4);
 	count_whole(s->store, "busy", "spin_for_test", "busy_thread", &leaf,
 	            &whole);
 	assert_true(leaf > 100);
-	assert_int_equal(whole, leaf); /* shrunk, never cut */
+	assert_int_equal(whole, leaf); /* never cut */
 	sp_symbols_free(syms);
 	sp_maps_free(maps);
 	stillprof_session_free(s);
@@ -324,12 +245,9 @@ static void test_session_deep_blocked_stack_is_whole(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_policy_shrinks_after_a_full_window),
-	    cmocka_unit_test(test_policy_window_needs_enough_samples),
-	    cmocka_unit_test(test_policy_one_deep_sample_keeps_the_size),
-	    cmocka_unit_test(test_policy_cut_grows_and_raises_the_floor),
+	    cmocka_unit_test(test_policy_doubles_after_a_cut),
 	    cmocka_unit_test(test_policy_stale_records_and_failures),
-	    cmocka_unit_test(test_session_shrinks_shallow_and_grows_deep),
+	    cmocka_unit_test(test_session_grows_the_copy_of_a_deep_thread),
 	    cmocka_unit_test(test_session_deep_blocked_stack_is_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
