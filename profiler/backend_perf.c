@@ -84,8 +84,8 @@ static unsigned ring_pages(unsigned pages, uint32_t copy)
  * for EPOLLIN only when the passes are too rare for it: when the longest
  * pass period exceeds half the time the ring takes to fill at one sample
  * per interval (the slack the watermark at half a ring gave).  Otherwise
- * the ring stays out of the epoll set (see attach).  In CPU mode the pass period
- * is chosen to fit (sp_perf_cpu_tick_us).
+ * the ring stays out of the epoll set (see attach).  In CPU mode the pass
+ * period is chosen to fit (sp_perf_cpu_tick_us).
  */
 static uint64_t ring_safe_ns(const struct stillprof_session *s,
                              size_t data_len, uint32_t copy)
@@ -123,8 +123,7 @@ unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
 	return (unsigned)safe_us;
 }
 
-/* The longest wait between two passes of the sampling thread. */
-static uint64_t pass_max_ns(const struct stillprof_session *s)
+uint64_t sp_perf_pass_max_ns(const struct stillprof_session *s)
 {
 	uint64_t coarse;
 
@@ -276,8 +275,8 @@ static int watch_ring(struct stillprof_session *s, struct sp_tstate *ts)
 	struct epoll_event ev = {.events = EPOLLIN,
 	                         .data.u64 = SP_EV_THREAD | (uint32_t)ts->tid};
 
-	if (s->epfd < 0 ||
-	    pass_max_ns(s) <= ring_safe_ns(s, ts->ring.data_len, ts->copy.bytes))
+	if (s->epfd < 0 || sp_perf_pass_max_ns(s) <=
+	                       ring_safe_ns(s, ts->ring.data_len, ts->copy.bytes))
 		return 0;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ts->ring.fd, &ev) < 0)
 		return -errno;

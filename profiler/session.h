@@ -163,6 +163,8 @@ uint64_t sp_perf_ring_wait_ns(const struct stillprof_session *s);
 /* CPU mode's pass period: tick_us, or shorter when a ring would fill. */
 unsigned sp_perf_cpu_tick_us(const struct stillprof_session *s,
                              unsigned tick_us);
+/* The longest wait between two passes of the sampling thread. */
+uint64_t sp_perf_pass_max_ns(const struct stillprof_session *s);
 extern const char sp_perf_backend_name[];
 extern const char sp_perf_guarantee[];
 

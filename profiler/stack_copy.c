@@ -5,16 +5,17 @@
  * stack deeper than its copy loses its outer frames in every sample: a
  * thread 24 frames of 480 bytes deep had 0 whole stacks of 1 790
  * (test_stack_copy).  So a cut sample doubles the thread's copy, up to
- * SP_COPY_MAX; what its ring already holds is cut too (one drain's worth,
- * 8-42 samples in three runs of that test), then its stacks are whole.  Each cut sample
- * is counted (stillprof_stats.cut_samples, metadata cut_samples).
+ * SP_COPY_MAX; what its ring already holds is cut too (one drain's
+ * worth, 8-42 samples in seven runs of that test), then its stacks are
+ * whole.  Each cut sample is counted (stillprof_stats.cut_samples,
+ * metadata cut_samples).
  *
  * Copies never shrink below the default.  Shrinking each thread to twice
  * what its samples needed (1-2 KiB for `spin 4 8`) was built and
  * measured: 12 alternating rounds of `spin 4 8` at wall 1 kHz, +5.98 %
  * with 8 KiB copies against +5.87 % with shrunk ones (spread of single
- * runs ±2 points), no gain to pay for the samples it would cut when a
- * shrunk thread later went deeper.
+ * runs ±2 points): no gain to set against the samples it would cut when
+ * a shrunk thread later went deeper.
  */
 #include <string.h>
 

@@ -261,8 +261,7 @@ int sp_switch_intern(struct stillprof_session *s, struct sp_tstate *ts,
 static uint64_t max_rate(const struct stillprof_session *s,
                          const struct sp_tstate *ts)
 {
-	uint64_t coarse = s->wake_coarse_ns;
-	uint64_t pass = coarse > s->tick_ns ? coarse : s->tick_ns;
+	uint64_t pass = sp_perf_pass_max_ns(s); /* (wall mode) */
 	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
 	uint64_t most = SP_SWITCH_ON;
 
