@@ -459,7 +459,9 @@ static int reopen(struct stillprof_session *s, struct sp_tstate *ts,
 	ts->ring_polled = 0;
 	sp_perf_ring_close(&ts->ring);
 	ts->ring = ring;
-	sp_switch_reattach(s, ts); /* its samples go to the new ring */
+	sp_copy_done(&ts->copy, copy, 1);
+	/* Its samples go to the new ring, with copies of the new size. */
+	sp_switch_reattach(s, ts);
 	/* Unwatched, the ring is still drained by the passes. */
 	if (watch_ring(s, ts))
 		s->c.ring_grow_failures++;
@@ -501,13 +503,14 @@ static void resize_copy(struct stillprof_session *s, struct sp_tstate *ts)
 
 	ts->copy_want = 0; /* (the drain in reopen may ask again) */
 	err = reopen(s, ts, pages, copy, (size_t)pages * 4096u);
-	sp_debug("perf: tid %d: stack copy %u -> %u bytes%s", (int)ts->tid,
-	         ts->copy.bytes, copy, err ? " failed" : "");
-	sp_copy_done(&ts->copy, copy, err == 0);
-	if (err)
+	sp_debug("perf: tid %d: stack copy %u bytes%s", (int)ts->tid, copy,
+	         err ? ": failed" : "");
+	if (err) {
+		sp_copy_done(&ts->copy, copy, 0);
 		s->c.copy_resize_failures++;
-	else
+	} else {
 		s->c.copy_resizes++;
+	}
 }
 
 void sp_perf_drain(struct stillprof_session *s, struct sp_tstate *ts)

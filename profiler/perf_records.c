@@ -138,11 +138,8 @@ static int task_record(const char *p, const char *end, pid_t *pid,
 	return 1;
 }
 
-/* A sample whose copy ended before its unwind did (and not because the
- * stack ended there) is cut: its outer frames are missing.  Counted, and
- * its thread's copy grows (stack_copy.c). */
-static void note_cut(struct stillprof_session *s, struct sp_tstate *ts,
-                     const struct sp_uw_input *in)
+void sp_perf_note_cut(struct stillprof_session *s, struct sp_tstate *ts,
+                      const struct sp_uw_input *in)
 {
 	uint32_t want;
 
@@ -206,7 +203,7 @@ static void handle_sample(struct drain_ctx *d, const char *p, const char *end)
 	    want <= in.stack_lo ? 0
 	    : want - in.stack_lo < in.stack_len ? (uint32_t)(want - in.stack_lo)
 	                                        : (uint32_t)in.stack_len;
-	note_cut(s, d->ts, &in);
+	sp_perf_note_cut(s, d->ts, &in);
 	if (sp_store_intern(s->store, s->pcs, (uint32_t)n, &stack))
 		return;
 	d->ts->have_last_stack = 1;

@@ -28,6 +28,12 @@ void sp_perf_close_weight(struct stillprof_session *s, struct sp_tstate *ts);
  * stack points into the record.  Returns 1, 0 when the sample has no user
  * registers (a kernel thread's), -1 when the record is cut short. */
 int sp_perf_read_user(const char *p, const char *end, struct sp_uw_input *in);
+/* After the unwind of such a record (the unwinder's state still that
+ * walk's): a copy that ended before the unwind did, and not because the
+ * stack ended there, is a cut sample: its outer frames are missing.
+ * Counted, and ts's copies grow at the end of the drain (stack_copy.c). */
+void sp_perf_note_cut(struct stillprof_session *s, struct sp_tstate *ts,
+                      const struct sp_uw_input *in);
 /* Start loading the lines of such a record that the unwind will read. */
 void sp_perf_prefetch_user(const char *p, const char *end, size_t stack_need);
 

@@ -22,9 +22,10 @@ struct sp_stack_copy {
 void sp_copy_init(struct sp_stack_copy *c);
 
 /*
- * An on-CPU sample of the thread was cut: its unwind wanted a word past a
- * copy of `asked` bytes (the record's own size: records of an earlier
- * size may still be in the ring) that the stack's end did not shorten.
+ * A sample of the thread (on-CPU or context-switch) was cut: its unwind
+ * wanted a word past a copy of `asked` bytes (the record's own size:
+ * records of an earlier size may still be in the ring) that the stack's
+ * end did not shorten.
  * Returns the size the thread's event should be opened with now, or 0 to
  * keep the current one.
  */

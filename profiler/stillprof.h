@@ -243,11 +243,12 @@ struct stillprof_stats {
 	const char *blocked_stacks;
 	uint64_t switch_stacks;   /* blocked episodes read from switch samples */
 	uint64_t probes;          /* blocked episodes read through /proc */
-	/* perf_event: on-CPU samples whose copy of the user stack ended
-	 * before the unwind did, so their outer frames are missing.  Each
-	 * thread's copy starts at 8 KiB and doubles (to at most 32 KiB)
-	 * after a cut sample: a deep thread has one ring's worth of cut
-	 * samples per size it needs. */
+	/* perf_event: kernel samples (on-CPU, or context-switch samples
+	 * giving a blocked stack) whose copy of the user stack ended before
+	 * the unwind did, so their outer frames are missing.  Each thread's
+	 * copy starts at 8 KiB and doubles (to at most 32 KiB) after a cut
+	 * sample: a deep thread has one ring's worth of cut samples per
+	 * size it needs. */
 	uint64_t cut_samples;
 	uint64_t stack_copy_resizes; /* times a thread's copy grew */
 };

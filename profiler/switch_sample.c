@@ -71,15 +71,11 @@ struct sp_switch_pending {
  * this long turn the event off at once: the window (50 ms or more) would
  * close too late for a ring that a ping-pong fills in a millisecond. */
 #define SP_SWITCH_BURST_NS (100u * 1000 * 1000)
-/* Stack bytes per switch sample: the task-clock event's.  (A build knob
- * for measurements: the copy into a cold ring costs the thread.) */
-#ifndef SP_SWITCH_STACK_BYTES
-#define SP_SWITCH_STACK_BYTES SP_PERF_STACK_BYTES
-#endif
-/* An upper bound of one switch sample's record. */
-#define SP_SWITCH_SAMPLE_BYTES (SP_SWITCH_STACK_BYTES + 256)
+/* An upper bound of one switch sample's record, with `copy` bytes of
+ * stack: the thread's task-clock event's size (stack_copy.c). */
+#define SP_SWITCH_SAMPLE_BYTES(copy) ((size_t)(copy) + 256)
 
-static void fill_attr(struct perf_event_attr *a)
+static void fill_attr(struct perf_event_attr *a, uint32_t copy)
 {
 	memset(a, 0, sizeof(*a));
 	a->size = sizeof(*a);
@@ -90,7 +86,7 @@ static void fill_attr(struct perf_event_attr *a)
 	                 PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
 	                 PERF_SAMPLE_STACK_USER;
 	a->sample_regs_user = SP_PERF_REGS_MASK;
-	a->sample_stack_user = SP_SWITCH_STACK_BYTES;
+	a->sample_stack_user = copy;
 	/* The event fires in the scheduler: excluding the kernel drops it
 	 * all.  This is what needs the privilege. */
 	a->exclude_kernel = 0;
@@ -104,11 +100,11 @@ static void fill_attr(struct perf_event_attr *a)
 	a->disabled = 0;
 }
 
-static int open_event(pid_t tid)
+static int open_event(pid_t tid, uint32_t copy)
 {
 	struct perf_event_attr a;
 
-	fill_attr(&a);
+	fill_attr(&a, copy);
 	return (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
 	                    PERF_FLAG_FD_CLOEXEC);
 }
@@ -134,7 +130,7 @@ void sp_switch_probe(struct stillprof_session *s)
 		why = "; blocked stacks: proc_probe (read from /proc; "
 		      "context-switch samples turned off by "
 		      "STILLPROF_SWITCH_SAMPLES=0)";
-	} else if ((fd = open_event(0)) < 0) {
+	} else if ((fd = open_event(0, SP_PERF_STACK_BYTES)) < 0) {
 		int err = -errno;
 		sp_info("switch samples: %s: blocked stacks from /proc",
 		        stillprof_errname(err));
@@ -180,7 +176,7 @@ void sp_switch_attach(struct stillprof_session *s, struct sp_tstate *ts)
 
 	if (!s->switch_samples || ts->ring.fd < 0 || ts->switch_fd >= 0)
 		return;
-	fd = open_event(ts->tid);
+	fd = open_event(ts->tid, ts->copy.bytes);
 	if (fd < 0) {
 		err = -errno;
 		goto fail;
@@ -262,7 +258,8 @@ static uint64_t max_rate(const struct stillprof_session *s,
                          const struct sp_tstate *ts)
 {
 	uint64_t pass = sp_perf_pass_max_ns(s); /* (wall mode) */
-	uint64_t fit = ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES;
+	uint64_t fit =
+	    ts->ring.data_len / 2 / SP_SWITCH_SAMPLE_BYTES(ts->copy.bytes);
 	uint64_t most = SP_SWITCH_ON;
 
 	if (ts->ring_polled && pass > SP_SWITCH_POLLED_WAIT_NS)
@@ -330,11 +327,11 @@ static void take(struct stillprof_session *s, struct sp_tstate *ts,
 	n = sp_backend_unwind(s, &in, pd->pcs);
 	if (n <= 0)
 		return; /* the probe may do better */
-	/* A copy that ended before the unwind did (a stack deeper than
-	 * SP_SWITCH_STACK_BYTES) lacks the outer frames: the probe reads
-	 * as much of the stack as the unwind wants. */
-	if (in.stack_len >= in.stack_asked && sp_unwind_past_end(s->uw))
-		return;
+	/* A copy that ended before the unwind did lacks the outer frames:
+	 * counted, and the thread's copies grow (the probe, which reads more
+	 * stack, is no better: it has no rbp, and a realigned frame's CFA
+	 * needs it). */
+	sp_perf_note_cut(s, ts, &in);
 	pd->n = (uint32_t)n;
 	pd->t_ns = t_ns;
 	pd->tid = ts->tid;
