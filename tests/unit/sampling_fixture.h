@@ -1,12 +1,13 @@
 /*
  * sampling_fixture.h - what the tests of a live session share
  * (test_sampler.c, test_lifecycle.c, test_snapshot.c, test_limits.c,
- * test_dlclose.c, test_thread_churn.c, test_thread_limit.c): whether
- * perf_event sessions can start here, a spinning thread whose stack names
- * known functions, and the fd count and sleep the leak and timing checks
- * use.  Included once
- * per test program, after <cmocka.h> and "stillprof.h"; a program uses
- * what it needs (hence the unused attributes).
+ * test_dlclose.c, test_thread_churn.c, test_thread_limit.c,
+ * test_stack_copy.c): whether perf_event sessions can start here, a
+ * spinning thread whose stack names known functions, how a frame's name
+ * matches a function, and the fd count and sleep the leak and timing
+ * checks use.  Included once per test program, after <cmocka.h> and
+ * "stillprof.h"; a program uses what it needs (hence the unused
+ * attributes).
  */
 #ifndef SAMPLING_FIXTURE_H
 #define SAMPLING_FIXTURE_H
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 /* Set to make busy_thread (and each test's own loops) return. */
@@ -78,6 +80,15 @@ __attribute__((unused)) static void *busy_thread(void *arg)
 	while (!atomic_load(&stop_flag))
 		spin_for_test();
 	return NULL;
+}
+
+/* Is the frame named `name` the function `frame`?  GCC clones keep the
+ * name with a suffix ("blocked_in_poll.isra.0"). */
+__attribute__((unused)) static int same_function(const char *name,
+                                                 const char *frame)
+{
+	size_t n = strlen(frame);
+	return !strncmp(name, frame, n) && (name[n] == '\0' || name[n] == '.');
 }
 
 #endif

@@ -100,14 +100,7 @@ static void test_sampler_start_stop_cycles_leak_nothing(void **state)
 	assert_int_equal(count_fds(), fds_before);
 }
 
-/* Does a frame named `frame` appear in a sample of thread `thread`?  GCC
- * clones keep the name with a suffix ("blocked_in_poll.isra.0"). */
-static int same_function(const char *name, const char *frame)
-{
-	size_t n = strlen(frame);
-	return !strncmp(name, frame, n) && (name[n] == '\0' || name[n] == '.');
-}
-
+/* Does a frame named `frame` appear in a sample of thread `thread`? */
 static int thread_has_frame(struct sp_store *st, const char *thread,
                             const char *frame)
 {

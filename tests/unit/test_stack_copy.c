@@ -113,12 +113,6 @@ static void *deep_blocked_thread(void *arg)
 	return NULL;
 }
 
-static int same_function(const char *name, const char *frame)
-{
-	size_t n = strlen(frame);
-	return !strncmp(name, frame, n) && (name[n] == '\0' || name[n] == '.');
-}
-
 /* Samples of `thread` whose stack holds `leaf`, and of those how many
  * also reach `root`. */
 static void count_whole(struct sp_store *st, const char *thread,
