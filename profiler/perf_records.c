@@ -71,8 +71,9 @@ void sp_perf_close_weight(struct stillprof_session *s, struct sp_tstate *ts)
  * of the first register, of the copy's dyn_size (the record's last word)
  * and of each frame's return address.  Asked for together first, the
  * misses overlap (unwind time per 32-frame stack, medians of alternating
- * runs: 413 -> 318 ns and 510 -> 256 ns).  p: the registers' ABI word, as for sp_perf_read_user;
- * stack_need: how far above rsp the thread's previous unwind read.
+ * runs: 413 -> 318 ns and 510 -> 256 ns).  p: the registers' ABI word,
+ * as for sp_perf_read_user; stack_need: how far above rsp the thread's
+ * previous unwind read.
  * Prefetches never fault, so a record cut short costs nothing more.
  */
 void sp_perf_prefetch_user(const char *p, const char *end, size_t stack_need)
@@ -143,8 +144,7 @@ void sp_perf_note_cut(struct stillprof_session *s, struct sp_tstate *ts,
 {
 	uint32_t want;
 
-	if (!in->stack_asked || in->stack_len < in->stack_asked ||
-	    !sp_unwind_past_end(s->uw))
+	if (!sp_unwind_cut(s->uw, in))
 		return;
 	s->c.cut_samples++;
 	s->store->info.cut_samples++;

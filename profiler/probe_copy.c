@@ -71,9 +71,9 @@ int sp_probe_unwind(struct sp_unwinder *uw, pid_t pid, uint64_t sp,
 	in.stack = buf;
 	in.stack_lo = sp;
 	in.stack_len = (size_t)got;
+	in.stack_asked = want;
 	n = sp_unwind(uw, &in, pcs, max);
-	/* A short copy met the end of the mapping: no more to be had. */
-	if (sp_unwind_past_end(uw) && (size_t)got == want && want < cap) {
+	if (sp_unwind_cut(uw, &in) && want < cap) {
 		ssize_t more = sp_probe_read(pid, buf + want, sp + want,
 		                             cap - want);
 		res->copies = 2;

@@ -329,6 +329,12 @@ int sp_unwind_past_end(const struct sp_unwinder *uw)
 	return uw->past_end;
 }
 
+int sp_unwind_cut(const struct sp_unwinder *uw, const struct sp_uw_input *in)
+{
+	return in->stack_asked && in->stack_len >= in->stack_asked &&
+	       uw->past_end;
+}
+
 uint64_t sp_unwind_want_end(const struct sp_unwinder *uw)
 {
 	return uw->want_end;

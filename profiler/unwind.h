@@ -28,9 +28,10 @@ struct sp_uw_input {
 	const uint8_t *stack;       /* copy of [stack_lo, stack_lo + stack_len) */
 	uint64_t stack_lo;
 	size_t stack_len;
-	size_t stack_asked;         /* perf: the copy's requested size (its
-	                             * record's); stack_len is shorter when
-	                             * the stack ended first.  0 elsewhere. */
+	size_t stack_asked;         /* the copy's requested size (perf: its
+	                             * record's; probe: the length read);
+	                             * stack_len is shorter when the stack
+	                             * ended first.  0: unknown. */
 };
 
 struct sp_unwinder;
@@ -72,6 +73,14 @@ int sp_unwind(struct sp_unwinder *uw, const struct sp_uw_input *in,
  * a blocked thread is copied a little first, then more only if needed.)
  */
 int sp_unwind_past_end(const struct sp_unwinder *uw);
+
+/*
+ * After sp_unwind: 1 if a longer copy would have given more: the walk
+ * wanted a word past the end of a copy that holds all in->stack_asked
+ * bytes (a shorter one met the end of the stack's mapping: no more to be
+ * had).  0 when stack_asked is 0.
+ */
+int sp_unwind_cut(const struct sp_unwinder *uw, const struct sp_uw_input *in);
 
 /*
  * After sp_unwind: the end of the highest stack word the walk wanted (less
